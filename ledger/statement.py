@@ -1,0 +1,162 @@
+"""Statements: what an actor attests, canonically encoded (RFC 8785) and signed with Ed25519."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .encoding import canonical_json, format_time, nfc, parse_time
+from .errors import InvalidStatementError
+from .keys import NoteSigner
+
+STATEMENT_DOMAIN = b"goc/statement/v1\n"
+FORMAT_VERSION = 1
+MAX_STATEMENT_BYTES = 64 * 1024
+KIND_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
+FIELDS = frozenset({"v", "kind", "subject", "key", "time", "body", "attachments"})
+
+KEY_REGISTER = "key.register"
+KEY_REVOKE = "key.revoke"
+
+
+def _duplicate_free(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InvalidStatementError("duplicate property", field=key)
+        result[key] = value
+    return result
+
+
+def _check_subject(subject: object) -> str:
+    if not isinstance(subject, str) or not 1 <= len(subject) <= 128:
+        raise InvalidStatementError("must be a string of 1 to 128 characters", field="subject")
+    if any(ord(ch) < 0x20 or (ch.isspace() and ch != " ") for ch in subject):
+        raise InvalidStatementError("must not contain control characters", field="subject")
+    return subject
+
+
+@dataclass(frozen=True)
+class Statement:
+    """An unsigned statement. ``body`` is any JSON object; strings are normalised to NFC."""
+
+    kind: str
+    subject: str
+    key: str
+    time: datetime
+    body: dict[str, Any] = field(default_factory=dict)
+    attachments: Sequence[str] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": FORMAT_VERSION,
+            "kind": self.kind,
+            "subject": nfc(self.subject),
+            "key": self.key,
+            "time": format_time(self.time),
+            "body": nfc(self.body),
+            "attachments": list(self.attachments),
+        }
+
+    def canonical(self) -> bytes:
+        """The statement's exact signed bytes; raises :class:`InvalidStatementError` if invalid."""
+        try:
+            data = canonical_json(self.to_json())
+        except (ValueError, TypeError) as exc:
+            raise InvalidStatementError(
+                f"not representable as I-JSON ({exc})", field="body"
+            ) from exc
+        ParsedStatement.parse(data)
+        return data
+
+    def sign(self, signer: NoteSigner) -> SignedStatement:
+        if signer.key_id != self.key:
+            raise InvalidStatementError("does not name the signing key", field="key")
+        data = self.canonical()
+        return SignedStatement(data, signer.sign(STATEMENT_DOMAIN + data))
+
+
+@dataclass(frozen=True)
+class ParsedStatement:
+    """A statement's fields, parsed and checked from its canonical bytes."""
+
+    kind: str
+    subject: str
+    key: str
+    time: datetime
+    body: dict[str, Any]
+    attachments: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, data: bytes) -> ParsedStatement:
+        if len(data) > MAX_STATEMENT_BYTES:
+            raise InvalidStatementError(f"statement is over {MAX_STATEMENT_BYTES} bytes")
+        try:
+            obj = json.loads(data, object_pairs_hook=_duplicate_free)
+        except (UnicodeDecodeError, ValueError) as exc:
+            if isinstance(exc, InvalidStatementError):
+                raise
+            raise InvalidStatementError(f"not valid JSON ({exc})") from exc
+        if not isinstance(obj, dict):
+            raise InvalidStatementError("statement must be a JSON object")
+        missing = FIELDS - obj.keys()
+        if missing:
+            raise InvalidStatementError("is required", field=sorted(missing)[0])
+        extra = obj.keys() - FIELDS
+        if extra:
+            raise InvalidStatementError("is not a statement field", field=sorted(extra)[0])
+        if obj["v"] != FORMAT_VERSION or isinstance(obj["v"], bool):
+            raise InvalidStatementError(
+                f"unsupported version, expected {FORMAT_VERSION}", field="v"
+            )
+        kind = obj["kind"]
+        if not isinstance(kind, str) or len(kind) > 64 or not KIND_RE.match(kind):
+            raise InvalidStatementError("must be dotted lowercase words", field="kind")
+        subject = _check_subject(obj["subject"])
+        key = obj["key"]
+        if not isinstance(key, str) or not HEX64_RE.match(key):
+            raise InvalidStatementError("must be a 64-hex-digit key id", field="key")
+        if not isinstance(obj["time"], str):
+            raise InvalidStatementError("must be a string", field="time")
+        try:
+            time = parse_time(obj["time"])
+        except ValueError as exc:
+            raise InvalidStatementError(str(exc), field="time") from exc
+        body = obj["body"]
+        if not isinstance(body, dict):
+            raise InvalidStatementError("must be a JSON object", field="body")
+        attachments = obj["attachments"]
+        if not isinstance(attachments, list) or not all(
+            isinstance(a, str) and HEX64_RE.match(a) for a in attachments
+        ):
+            raise InvalidStatementError(
+                "must be a list of SHA-256 hex digests", field="attachments"
+            )
+        return cls(kind, subject, key, time, body, tuple(attachments))
+
+
+@dataclass(frozen=True)
+class SignedStatement:
+    """The canonical statement bytes and the actor's Ed25519 signature over them."""
+
+    data: bytes
+    signature: bytes
+
+    def parse(self) -> ParsedStatement:
+        return ParsedStatement.parse(self.data)
+
+    @property
+    def message(self) -> bytes:
+        """The exact bytes the signature covers: the statement domain prefix, then the data."""
+        return STATEMENT_DOMAIN + self.data
+
+    @property
+    def digest(self) -> bytes:
+        """SHA-256 of :attr:`message`: the statement's identity inside its log entry."""
+        return hashlib.sha256(self.message).digest()

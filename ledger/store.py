@@ -1,0 +1,419 @@
+"""The log on SQLAlchemy: serialized atomic appends, Merkle nodes, checkpoints, reads and proofs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, text, tuple_
+
+from . import schema
+from .checkpoint import Checkpoint
+from .encoding import micros_to_datetime
+from .entry import ZERO_HASH, Entry
+from .errors import ConflictError, InvalidStatementError, LedgerError
+from .keys import NoteSigner, NoteVerifier
+from .merkle import (
+    CompactRange,
+    NodeId,
+    consistency_ranges,
+    hashes_for,
+    inclusion_ranges,
+    perfect_cover,
+    verify_consistency,
+)
+from .rules import KeyRecord, LogState, SubjectState
+from .statement import SignedStatement
+
+# Any constant works; it only has to be the same in every process that appends.
+APPEND_LOCK_ID = 0x67_6F_63_6C_65_64_67  # "gocledg"
+ENTRY_COLUMNS = (
+    schema.entries.c.seq,
+    schema.entries.c.received_micros,
+    schema.entries.c.prev_hash,
+    schema.entries.c.subject_prev_hash,
+    schema.entries.c.statement,
+    schema.entries.c.signature,
+    schema.entries.c.entry_hash,
+)
+
+
+def now_micros() -> int:
+    return time.time_ns() // 1000
+
+
+def entry_from_row(row: Sequence[Any]) -> Entry:
+    seq, received, prev, subject_prev, data, signature, digest = row
+    statement = SignedStatement(bytes(data), bytes(signature))
+    return Entry(seq, received, bytes(prev), bytes(subject_prev), statement, bytes(digest))
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    size: int
+    root: bytes
+    note: str
+    created_micros: int
+
+    @property
+    def created_at(self) -> datetime:
+        return micros_to_datetime(self.created_micros)
+
+
+class LogReader:
+    """Read access to a log: entries, checkpoints, keys and proofs. Needs no key material."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- entries ---------------------------------------------------------------------------
+    def size(self, conn: Connection | None = None) -> int:
+        with self._conn(conn) as c:
+            seq = c.execute(
+                select(schema.entries.c.seq).order_by(schema.entries.c.seq.desc()).limit(1)
+            ).scalar()
+        return 0 if seq is None else int(seq) + 1
+
+    def entry(self, seq: int) -> Entry | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(*ENTRY_COLUMNS).where(schema.entries.c.seq == seq)).first()
+        return None if row is None else entry_from_row(row)
+
+    def entries(self, start: int = 0, limit: int = 1000) -> list[Entry]:
+        query = (
+            select(*ENTRY_COLUMNS)
+            .where(schema.entries.c.seq >= start)
+            .order_by(schema.entries.c.seq)
+            .limit(limit)
+        )
+        with self.engine.connect() as c:
+            return [entry_from_row(row) for row in c.execute(query)]
+
+    def iter_entries(self, *, batch: int = 5000, stop: int | None = None) -> Iterator[Entry]:
+        """Every entry in seq order, read in bounded pages (memory does not grow with the log)."""
+        start = 0
+        while stop is None or start < stop:
+            page = self.entries(start, batch if stop is None else min(batch, stop - start))
+            yield from page
+            if len(page) < batch:
+                return
+            start = page[-1].seq + 1
+
+    def subject_entries(self, subject: str, *, upto: int | None = None) -> list[Entry]:
+        query = select(*ENTRY_COLUMNS).where(schema.entries.c.subject == subject)
+        if upto is not None:
+            query = query.where(schema.entries.c.seq < upto)
+        with self.engine.connect() as c:
+            return [entry_from_row(r) for r in c.execute(query.order_by(schema.entries.c.seq))]
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def latest_checkpoint(self, conn: Connection | None = None) -> StoredCheckpoint | None:
+        query = select(schema.checkpoints).order_by(schema.checkpoints.c.size.desc()).limit(1)
+        with self._conn(conn) as c:
+            row = c.execute(query).first()
+        return (
+            None
+            if row is None
+            else StoredCheckpoint(row.size, bytes(row.root), row.note, row.created_micros)
+        )
+
+    def checkpoint(self, size: int) -> StoredCheckpoint | None:
+        query = select(schema.checkpoints).where(schema.checkpoints.c.size == size)
+        with self.engine.connect() as c:
+            row = c.execute(query).first()
+        return (
+            None
+            if row is None
+            else StoredCheckpoint(row.size, bytes(row.root), row.note, row.created_micros)
+        )
+
+    def checkpoints(self, *, after: int = -1, limit: int = 1000) -> list[StoredCheckpoint]:
+        query = (
+            select(schema.checkpoints)
+            .where(schema.checkpoints.c.size > after)
+            .order_by(schema.checkpoints.c.size)
+            .limit(limit)
+        )
+        with self.engine.connect() as c:
+            return [
+                StoredCheckpoint(r.size, bytes(r.root), r.note, r.created_micros)
+                for r in c.execute(query)
+            ]
+
+    def iter_checkpoints(self, *, batch: int = 5000) -> Iterator[StoredCheckpoint]:
+        after = -1
+        while True:
+            page = self.checkpoints(after=after, limit=batch)
+            yield from page
+            if len(page) < batch:
+                return
+            after = page[-1].size
+
+    def iter_log(self) -> Iterator[Entry | str]:
+        """Entries in seq order, each checkpoint note right after the entry completing its size.
+
+        Checkpoints beyond the last entry (a truncated log) come last.
+        """
+        checkpoints = self.iter_checkpoints()
+        pending = next(checkpoints, None)
+        for entry in self.iter_entries():
+            while pending is not None and pending.size <= entry.seq:
+                yield pending.note
+                pending = next(checkpoints, None)
+            yield entry
+        while pending is not None:
+            yield pending.note
+            pending = next(checkpoints, None)
+
+    # -- keys ------------------------------------------------------------------------------
+    def key(self, key_id: str, conn: Connection | None = None) -> KeyRecord | None:
+        with self._conn(conn) as c:
+            row = c.execute(select(schema.keys).where(schema.keys.c.key_id == key_id)).first()
+            if row is None:
+                return None
+            revoked = c.execute(
+                select(schema.key_revocations.c.revoked_seq).where(
+                    schema.key_revocations.c.key_id == key_id
+                )
+            ).scalar()
+        return KeyRecord(row.key_id, row.owner, bytes(row.public_key), row.registered_seq, revoked)
+
+    def subject_state(self, subject: str, conn: Connection | None = None) -> SubjectState | None:
+        """The subject's owner and newest entry hash, or None if it has no entries."""
+        with self._conn(conn) as c:
+            row = c.execute(
+                select(schema.subjects.c.owner).where(schema.subjects.c.subject == subject)
+            ).first()
+            if row is None:
+                return None
+            head = c.execute(
+                select(schema.entries.c.entry_hash)
+                .where(schema.entries.c.subject == subject)
+                .order_by(schema.entries.c.seq.desc())
+                .limit(1)
+            ).scalar()
+        return SubjectState(row.owner, ZERO_HASH if head is None else bytes(head))
+
+    def owner_keys(self, owner: str) -> list[KeyRecord]:
+        with self.engine.connect() as c:
+            ids = (
+                c.execute(select(schema.keys.c.key_id).where(schema.keys.c.owner == owner))
+                .scalars()
+                .all()
+            )
+            return [k for k in (self.key(i, c) for i in ids) if k is not None]
+
+    def subject_owner(self, subject: str) -> str | None:
+        query = select(schema.subjects.c.owner).where(schema.subjects.c.subject == subject)
+        with self.engine.connect() as c:
+            return c.execute(query).scalar()
+
+    # -- proofs ----------------------------------------------------------------------------
+    def _fetch_nodes(self, conn: Connection, needed: set[NodeId]) -> dict[NodeId, bytes]:
+        if not needed:
+            return {}
+        query = select(schema.nodes.c.level, schema.nodes.c.idx, schema.nodes.c.hash).where(
+            tuple_(schema.nodes.c.level, schema.nodes.c.idx).in_(sorted(needed))
+        )
+        found = {(row.level, row.idx): bytes(row.hash) for row in conn.execute(query)}
+        missing = needed - found.keys()
+        if missing:
+            raise LedgerError(f"Merkle nodes missing from storage: {sorted(missing)[:3]}")
+        return found
+
+    def root(self, size: int, conn: Connection | None = None) -> bytes:
+        with self._conn(conn) as c:
+            return CompactRange.from_nodes(
+                size, self._fetch_nodes(c, set(perfect_cover(0, size)))
+            ).root()
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        self._check_size(size)
+        with self.engine.connect() as c:
+            return hashes_for(
+                inclusion_ranges(index, size), lambda need: self._fetch_nodes(c, need)
+            )
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        self._check_size(new_size)
+        if old_size == new_size:
+            return []
+        with self.engine.connect() as c:
+            return hashes_for(
+                consistency_ranges(old_size, new_size), lambda need: self._fetch_nodes(c, need)
+            )
+
+    def _check_size(self, size: int) -> None:
+        if size > self.size():
+            raise ValueError(f"the log has fewer than {size} entries")
+
+    def _conn(self, conn: Connection | None) -> _Borrowed:
+        return _Borrowed(conn) if conn is not None else _Borrowed(None, self.engine)
+
+
+class _Borrowed:
+    """Use the caller's connection as is, or open (and close) one of our own."""
+
+    def __init__(self, conn: Connection | None, engine: Engine | None = None) -> None:
+        self.conn, self.engine, self.own = conn, engine, conn is None
+
+    def __enter__(self) -> Connection:
+        if self.conn is None:
+            assert self.engine is not None
+            self.conn = self.engine.connect()
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        if self.own and self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class Ledger(LogReader):
+    """A log that appends: ``log_signer`` signs its checkpoints, ``authorities`` register keys.
+
+    Every append transaction is serialized (a PostgreSQL advisory lock; SQLite's write lock),
+    verifies each statement's signature and key, extends the hash chains and the Merkle tree,
+    and signs a checkpoint covering the new size, so every committed entry is sealed.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        log_signer: NoteSigner,
+        authorities: Sequence[NoteVerifier],
+        clock: Callable[[], int] = now_micros,
+    ) -> None:
+        super().__init__(engine)
+        if not authorities:
+            raise ValueError("a ledger needs at least one authority key")
+        self.log_signer = log_signer
+        self.authorities: Mapping[str, NoteVerifier] = {a.statement_key_id: a for a in authorities}
+        self.clock = clock
+
+    @property
+    def origin(self) -> str:
+        return self.log_signer.name
+
+    def append(self, statement: SignedStatement) -> Entry:
+        """Append one statement; returns once the entry and its checkpoint are committed."""
+        return self.append_many([statement])[0]
+
+    def append_many(self, statements: Sequence[SignedStatement]) -> list[Entry]:
+        """Append statements atomically (all or none) under one checkpoint."""
+        with self.engine.begin() as conn:
+            return self.append_in(conn, statements)
+
+    def append_in(self, conn: Connection, statements: Sequence[SignedStatement]) -> list[Entry]:
+        """Append inside the caller's transaction; the caller's commit makes them durable."""
+        if not statements:
+            raise ValueError("nothing to append")
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": APPEND_LOCK_ID})
+        size = self.size(conn)
+        last = conn.execute(
+            select(schema.entries.c.entry_hash).where(schema.entries.c.seq == size - 1)
+        ).scalar()
+        prev_hash = ZERO_HASH if last is None else bytes(last)
+        tree = CompactRange.from_nodes(size, self._fetch_nodes(conn, set(perfect_cover(0, size))))
+        state = LogState(
+            self.authorities,
+            load_key=lambda key_id: self.key(key_id, conn),
+            load_subject=lambda subject: self.subject_state(subject, conn),
+        )
+        made: list[Entry] = []
+        rows: list[dict[str, object]] = []
+        node_rows: list[dict[str, object]] = []
+        for statement in statements:
+            received = self.clock()
+            parsed = statement.parse()
+            signer = state.admit(parsed, seq=size, received_micros=received)
+            if not NoteVerifier("signer", signer.public_key).verify(
+                statement.signature, statement.message
+            ):
+                raise InvalidStatementError(
+                    "does not verify under the named key", field="signature"
+                )
+            entry = Entry.build(
+                seq=size,
+                received_micros=received,
+                prev_hash=prev_hash,
+                subject_prev_hash=state.subject_head(parsed.subject),
+                statement=statement,
+            )
+            state.advance(parsed.subject, entry.hash)
+            rows.append(
+                {
+                    "seq": entry.seq,
+                    "received_micros": entry.received_micros,
+                    "prev_hash": entry.prev_hash,
+                    "subject_prev_hash": entry.subject_prev_hash,
+                    "subject": parsed.subject,
+                    "kind": parsed.kind,
+                    "key_id": parsed.key,
+                    "statement": statement.data,
+                    "signature": statement.signature,
+                    "entry_hash": entry.hash,
+                }
+            )
+            node_rows.extend(
+                {"level": level, "idx": idx, "hash": digest}
+                for (level, idx), digest in tree.append(entry.leaf_hash)
+            )
+            made.append(entry)
+            prev_hash, size = entry.hash, size + 1
+        conn.execute(schema.entries.insert(), rows)
+        conn.execute(schema.nodes.insert(), node_rows)
+        self._store_state_changes(conn, state)
+        self._seal(conn, size, tree.root())
+        return made
+
+    @staticmethod
+    def _store_state_changes(conn: Connection, state: LogState) -> None:
+        if state.new_keys:
+            conn.execute(
+                schema.keys.insert(),
+                [
+                    {
+                        "key_id": k.key_id,
+                        "owner": k.owner,
+                        "public_key": k.public_key,
+                        "registered_seq": k.registered_seq,
+                    }
+                    for k in state.new_keys
+                ],
+            )
+        if state.new_revocations:
+            conn.execute(
+                schema.key_revocations.insert(),
+                [{"key_id": k.key_id, "revoked_seq": k.revoked_seq} for k in state.new_revocations],
+            )
+        if state.new_subjects:
+            conn.execute(
+                schema.subjects.insert(),
+                [{"subject": s, "owner": o, "created_seq": q} for s, o, q in state.new_subjects],
+            )
+
+    def _seal(self, conn: Connection, size: int, root: bytes) -> None:
+        """Sign a checkpoint at ``size``, refusing one that is inconsistent with the last."""
+        previous = self.latest_checkpoint(conn)
+        if previous is not None:
+            proof = hashes_for(
+                consistency_ranges(previous.size, size), lambda need: self._fetch_nodes(conn, need)
+            )
+            try:
+                verify_consistency(previous.size, size, previous.root, root, proof)
+            except LedgerError as exc:
+                raise ConflictError(
+                    f"refusing to sign size {size}: inconsistent with checkpoint {previous.size}"
+                ) from exc
+        note = Checkpoint(self.origin, size, root).sign(self.log_signer)
+        conn.execute(
+            schema.checkpoints.insert().values(
+                size=size, root=root, note=note, created_micros=self.clock()
+            )
+        )
