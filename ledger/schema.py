@@ -138,12 +138,18 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
+# Execution options for a transaction that will write. On SQLite it begins IMMEDIATE, taking
+# the write lock before its first read: a transaction that read first could otherwise fail to
+# upgrade its lock once another process has written. Elsewhere it changes nothing.
+WRITE_TRANSACTION = {"ledger_write": True}
+
+
 def configure_engine(engine: Engine) -> Engine:
     """Make an engine safe for the ledger's serialized appends.
 
-    SQLite: WAL, full fsync, a busy timeout, and every transaction begun ``IMMEDIATE`` so that a
-    transaction that reads before it writes can never fail to upgrade its lock. PostgreSQL needs
-    nothing: appends take an advisory transaction lock.
+    SQLite: WAL (readers never block the writer), full fsync, a busy timeout, and transactions
+    opened with :data:`WRITE_TRANSACTION` begun ``IMMEDIATE``. PostgreSQL needs nothing: appends
+    take an advisory transaction lock.
     """
     if engine.dialect.name != "sqlite":
         return engine
@@ -160,7 +166,8 @@ def configure_engine(engine: Engine) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        write = connection.get_execution_options().get("ledger_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text, tuple_
+from sqlalchemy import Connection, Engine, and_, or_, select, text
 
 from . import schema
+from .schema import WRITE_TRANSACTION
 from .checkpoint import Checkpoint
 from .encoding import micros_to_datetime
 from .entry import ZERO_HASH, Entry
@@ -215,8 +216,18 @@ class LogReader:
     def _fetch_nodes(self, conn: Connection, needed: set[NodeId]) -> dict[NodeId, bytes]:
         if not needed:
             return {}
+        by_level: dict[int, list[int]] = {}
+        for level, idx in sorted(needed):
+            by_level.setdefault(level, []).append(idx)
+        # One "level = ? AND idx IN (...)" term per level: both databases search the primary
+        # key for each; SQLite scans the whole table for a row-value "(level, idx) IN (...)".
         query = select(schema.nodes.c.level, schema.nodes.c.idx, schema.nodes.c.hash).where(
-            tuple_(schema.nodes.c.level, schema.nodes.c.idx).in_(sorted(needed))
+            or_(
+                *(
+                    and_(schema.nodes.c.level == level, schema.nodes.c.idx.in_(idxs))
+                    for level, idxs in by_level.items()
+                )
+            )
         )
         found = {(row.level, row.idx): bytes(row.hash) for row in conn.execute(query)}
         missing = needed - found.keys()
@@ -305,13 +316,18 @@ class Ledger(LogReader):
 
     def append_many(self, statements: Sequence[SignedStatement]) -> list[Entry]:
         """Append statements atomically (all or none) under one checkpoint."""
-        with self.engine.begin() as conn:
+        with self.engine.execution_options(**WRITE_TRANSACTION).begin() as conn:
             return self.append_in(conn, statements)
 
     def append_in(self, conn: Connection, statements: Sequence[SignedStatement]) -> list[Entry]:
-        """Append inside the caller's transaction; the caller's commit makes them durable."""
+        """Append inside the caller's transaction; the caller's commit makes them durable.
+
+        The transaction must have been opened with :data:`~ledger.schema.WRITE_TRANSACTION`.
+        """
         if not statements:
             raise ValueError("nothing to append")
+        if conn.dialect.name == "sqlite" and not conn.get_execution_options().get("ledger_write"):
+            raise ValueError("append_in needs a transaction begun with ledger.schema.WRITE_TRANSACTION")
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": APPEND_LOCK_ID})
         size = self.size(conn)

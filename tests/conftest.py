@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -62,3 +63,50 @@ def log(database_url: str) -> Iterator[Fixture]:
         yield fixture
     finally:
         fixture.engine.dispose()
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Any]:
+    """The web app on each backend, with a co-op admin and two enrolled households."""
+    from app import create_app
+    from app.context import goc
+    from app.extensions import db
+    from app.services.accounts import create_admin
+    from app.services.households import enroll_household
+    from tests.support import ADMIN_PHONE, HOUSEHOLD_PHONES, PASSWORD, app_config
+
+    application = create_app(
+        app_config(database_url, tmp_path / "instance", WTF_CSRF_ENABLED=False)
+    )
+    with application.app_context():
+        admin = create_admin(db.session, phone=ADMIN_PHONE, password=PASSWORD, name="Ban số hoá")
+        for phone, head, crops in zip(
+            HOUSEHOLD_PHONES,
+            ("Nguyễn Văn An", "Trần Thị Bình"),
+            ("bưởi Phúc Trạch", "gạo ST25"),
+            strict=True,
+        ):
+            enroll_household(
+                db.session,
+                goc(),
+                actor=admin,
+                profile={
+                    "head_name": head,
+                    "hamlet": "Thôn Phúc Trạch",
+                    "commune": "Hương Khê",
+                    "province": "Hà Tĩnh",
+                    "crops": crops,
+                },
+                phone=phone,
+                password=PASSWORD,
+                member_name=head,
+            )
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()

@@ -88,3 +88,43 @@ class Fixture:
         self, household: NoteSigner, subject: str, kind: str = "step.harvest", **body: Any
     ) -> Entry:
         return self.ledger.append(self.statement(household, kind, subject, body).sign(household))
+
+
+def app_config(database_url: str, instance: Path, **extra: Any) -> dict[str, Any]:
+    """A complete, valid configuration for ``create_app`` (fixed test keys)."""
+    import base64
+
+    return {
+        "GOC_ENV": "testing",
+        "SECRET_KEY": "test-secret-key-" + "x" * 32,
+        "LEDGER_KEK": base64.b64encode(bytes(range(32))).decode(),
+        "LOG_SIGNING_KEY": seeded_signer(ORIGIN, 1).skey(),
+        "AUTHORITY_SIGNING_KEY": seeded_signer("goc.test/authority", 2).skey(),
+        "DATABASE_URL": database_url,
+        "GOC_INSTANCE_PATH": str(instance),
+        "STORAGE_URL": str(instance / "storage"),
+        "PUBLIC_BASE_URL": "http://goc.test",
+        **extra,
+    }
+
+
+ADMIN_PHONE = "0912000001"
+HOUSEHOLD_PHONES = ("0912000101", "0912000202")
+PASSWORD = "mật-khẩu-đủ-dài"
+
+
+def jpeg_bytes(
+    color: tuple[int, int, int] = (40, 120, 60), size: tuple[int, int] = (64, 48)
+) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def login(client: Any, phone: str, password: str = PASSWORD) -> Any:
+    """Log in through the real form; returns the response (a redirect on success)."""
+    return client.post("/auth/login", data={"phone": phone, "password": password})

@@ -1,0 +1,89 @@
+"""Settings read once from the environment (or a mapping laid over it) by the app factory."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("production", "development", "testing")
+
+
+class ConfigError(RuntimeError):
+    """The configuration is missing or malformed; the message names the variable."""
+
+
+def _read_secret(env: Mapping[str, Any], name: str) -> str | None:
+    """``NAME`` itself, or the contents of the file named by ``NAME_FILE``."""
+    value = env.get(name)
+    if value:
+        return str(value).strip()
+    path = env.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(str(path)).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE: cannot read {path}: {exc}") from exc
+    return None
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    secret_key: str
+    database_url: str
+    storage_url: str
+    s3_endpoint_url: str | None
+    public_base_url: str
+    ledger_kek: bytes
+    log_signing_key: str
+    authority_signing_key: str
+    instance_path: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, Any], *, instance_path: Path) -> Settings:
+        environment = str(env.get("GOC_ENV", "production"))
+        if environment not in ENVIRONMENTS:
+            raise ConfigError(f"GOC_ENV must be one of {', '.join(ENVIRONMENTS)}")
+        secret_key = _read_secret(env, "SECRET_KEY")
+        if not secret_key:
+            raise ConfigError("SECRET_KEY is required (or SECRET_KEY_FILE)")
+        if environment == "production" and len(secret_key) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+        kek_text = _read_secret(env, "LEDGER_KEK")
+        if not kek_text:
+            raise ConfigError("LEDGER_KEK is required: 32 bytes, base64 (or LEDGER_KEK_FILE)")
+        try:
+            kek = base64.b64decode(kek_text, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ConfigError("LEDGER_KEK must be base64") from exc
+        if len(kek) != 32:
+            raise ConfigError("LEDGER_KEK must decode to 32 bytes (AES-256-GCM)")
+        log_key = _read_secret(env, "LOG_SIGNING_KEY")
+        authority_key = _read_secret(env, "AUTHORITY_SIGNING_KEY")
+        if not log_key:
+            raise ConfigError(
+                "LOG_SIGNING_KEY is required (a signer key from `python -m ledger keygen`)"
+            )
+        if not authority_key:
+            raise ConfigError("AUTHORITY_SIGNING_KEY is required (the co-op authority signer key)")
+        default_db = f"sqlite:///{instance_path / 'goc.db'}"
+        public_base_url = str(env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")).rstrip("/")
+        if not public_base_url.startswith(("http://", "https://")):
+            raise ConfigError("PUBLIC_BASE_URL must start with http:// or https://")
+        storage_url = str(env.get("STORAGE_URL") or (instance_path / "storage"))
+        return cls(
+            env=environment,
+            secret_key=secret_key,
+            database_url=str(env.get("DATABASE_URL") or default_db),
+            storage_url=storage_url,
+            s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+            public_base_url=public_base_url,
+            ledger_kek=kek,
+            log_signing_key=log_key,
+            authority_signing_key=authority_key,
+            instance_path=instance_path,
+        )
