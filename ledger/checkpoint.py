@@ -40,7 +40,8 @@ class SignedNote:
             raise MalformedError("note has no blank line before its signatures")
         text, block = note[: split + 1], note[split + 2 :]
         signatures = []
-        for line in block.splitlines():
+        # Lines end in U+000A only (str.splitlines would also split at U+0085, U+2028, ...).
+        for line in block.split("\n")[:-1]:
             if not line.startswith(SIGNATURE_PREFIX):
                 raise MalformedError("signature line must start with an em dash and a space")
             name, _, blob = line[len(SIGNATURE_PREFIX) :].partition(" ")

@@ -72,7 +72,8 @@ class NoteVerifier:
 
     @classmethod
     def from_vkey(cls, vkey: str) -> NoteVerifier:
-        parts = vkey.strip().split("+")
+        # At most 2 splits: the base64 key may itself contain '+' (as Go's note.NewVerifier).
+        parts = vkey.strip().split("+", 2)
         if len(parts) != 3:
             raise MalformedError("verifier key must be <name>+<hex id>+<base64 key>")
         name, hex_id, blob = parts
@@ -119,7 +120,7 @@ class NoteSigner:
 
     @classmethod
     def from_skey(cls, skey: str) -> NoteSigner:
-        parts = skey.strip().split("+")
+        parts = skey.strip().split("+", 4)
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
             raise MalformedError("signer key must be PRIVATE+KEY+<name>+<hex id>+<base64 seed>")
         _, _, name, hex_id, blob = parts

@@ -17,12 +17,20 @@ from .keys import NoteSigner
 STATEMENT_DOMAIN = b"goc/statement/v1\n"
 FORMAT_VERSION = 1
 MAX_STATEMENT_BYTES = 64 * 1024
-KIND_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
-HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
+MAX_SAFE_INTEGER = 2**53 - 1
+# \Z, not $: in Python "$" also matches before a trailing newline.
+KIND_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*\Z")
+HEX64_RE = re.compile(r"^[0-9a-f]{64}\Z")
 FIELDS = frozenset({"v", "kind", "subject", "key", "time", "body", "attachments"})
 
 KEY_REGISTER = "key.register"
 KEY_REVOKE = "key.revoke"
+
+
+def _json_number_int(text: str) -> int | float:
+    """An integer literal outside +-(2**53 - 1) is an IEEE-754 double, as RFC 8785 reads it."""
+    value = int(text)
+    return value if abs(value) <= MAX_SAFE_INTEGER else float(text)
 
 
 def _duplicate_free(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -98,7 +106,7 @@ class ParsedStatement:
         if len(data) > MAX_STATEMENT_BYTES:
             raise InvalidStatementError(f"statement is over {MAX_STATEMENT_BYTES} bytes")
         try:
-            obj = json.loads(data, object_pairs_hook=_duplicate_free)
+            obj = json.loads(data, object_pairs_hook=_duplicate_free, parse_int=_json_number_int)
         except (UnicodeDecodeError, ValueError) as exc:
             if isinstance(exc, InvalidStatementError):
                 raise
@@ -138,6 +146,13 @@ class ParsedStatement:
             raise InvalidStatementError(
                 "must be a list of SHA-256 hex digests", field="attachments"
             )
+        # Only the one canonical encoding is a statement: RFC 8785 bytes of an all-NFC value.
+        try:
+            canonical = canonical_json(nfc(obj))
+        except ValueError:
+            canonical = None
+        if canonical != data:
+            raise InvalidStatementError("is not the RFC 8785 canonical form of its NFC value")
         return cls(kind, subject, key, time, body, tuple(attachments))
 
 
