@@ -147,13 +147,14 @@ class BundleReader:
             if kind == "checkpoint" and isinstance(obj.get("note"), str):
                 yield obj["note"]
             elif kind == "entry":
-                entry = _entry_from_line(obj)
-                if "proof" in obj:
-                    proof = obj["proof"]
-                    if not isinstance(proof, list):
-                        raise MalformedError(f"bundle line {self.line_no}: proof must be a list")
-                    yield ProvenEntry(entry, tuple(hex32(h, what="proof") for h in proof))
-                else:
-                    yield entry
+                try:
+                    entry = _entry_from_line(obj)
+                    proof = obj.get("proof")
+                    if "proof" in obj and not isinstance(proof, list):
+                        raise MalformedError("proof must be a list")
+                    proven = None if proof is None else tuple(hex32(h, what="proof") for h in proof)
+                except MalformedError as exc:
+                    raise MalformedError(f"bundle line {self.line_no}: {exc}") from exc
+                yield entry if proven is None else ProvenEntry(entry, proven)
             else:
                 raise MalformedError(f"bundle line {self.line_no}: unknown line type {kind!r}")

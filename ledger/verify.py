@@ -172,24 +172,25 @@ class LogVerifier:
         latest: Checkpoint | None = None
         failure: VerificationError | None = None
         try:
-            for item in items:
-                if isinstance(item, str):
-                    latest = self._check_checkpoint(item, tree, queue, latest)
-                else:
-                    self._replay(item, tree.size, prev, state, tree, queue)
-                    prev = item.hash
-            if tree.size and (latest is None or latest.size != tree.size):
-                covered = 0 if latest is None else latest.size
-                raise CheckpointError("entry is not covered by any signed checkpoint", seq=covered)
-        except VerificationError as exc:
-            failure = exc
-        except MalformedError as exc:
-            failure = CheckpointError(f"malformed checkpoint: {exc}", seq=tree.size)
-        try:
-            queue.drain()
-        except VerificationError as exc:
-            if failure is None or _position(exc) < _position(failure):
+            try:
+                for item in items:
+                    if isinstance(item, str):
+                        latest = self._check_checkpoint(item, tree, queue, latest)
+                    else:
+                        self._replay(item, tree.size, prev, state, tree, queue)
+                        prev = item.hash
+                if tree.size and (latest is None or latest.size != tree.size):
+                    covered = 0 if latest is None else latest.size
+                    raise CheckpointError(
+                        "entry is not covered by any signed checkpoint", seq=covered
+                    )
+            except VerificationError as exc:
                 failure = exc
+            try:
+                queue.drain()
+            except VerificationError as exc:
+                if failure is None or _position(exc) < _position(failure):
+                    failure = exc
         finally:
             queue.close()
         if failure is not None:
@@ -253,8 +254,11 @@ class LogVerifier:
         self, note: str, tree: CompactRange, queue: _SignatureQueue, latest: Checkpoint | None
     ) -> Checkpoint:
         """Check a checkpoint met after ``tree.size`` entries; queue its signature check."""
-        signed = SignedNote.parse(note)
-        checkpoint = Checkpoint.from_text(signed.text)
+        try:
+            signed = SignedNote.parse(note)
+            checkpoint = Checkpoint.from_text(signed.text)
+        except MalformedError as exc:
+            raise CheckpointError(f"malformed checkpoint: {exc}", seq=tree.size) from exc
         if checkpoint.size > tree.size:
             raise ChainError(
                 f"entries {tree.size}..{checkpoint.size - 1} are missing: "
