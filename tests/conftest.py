@@ -73,6 +73,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Any]:
     from app.extensions import db
     from app.services.accounts import create_admin
     from app.services.households import enroll_household
+    from ledger import LogVerifier
     from tests.support import ADMIN_PHONE, HOUSEHOLD_PHONES, PASSWORD, app_config
 
     application = create_app(
@@ -104,6 +105,12 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Any]:
     yield application
     with application.app_context():
         db.session.remove()
+        # Whatever the test did through the app, the ledger it leaves must verify.
+        ledger = goc().ledger
+        verifier = LogVerifier(
+            log_key=ledger.log_signer.verifier, authority_keys=[goc().authority.verifier], workers=0
+        )
+        verifier.verify_log(ledger.iter_log())
         db.engine.dispose()
 
 
