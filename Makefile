@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_ENV := instance/dev.env
 # Tests run on SQLite and on PostgreSQL; set TEST_DATABASE_URL= (empty) to run SQLite only.
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: install test lint typecheck bench clean
+.PHONY: install run test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +17,19 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Development secrets, made once. To start over, delete the whole instance/ folder: a database
+# and photos made under old keys do not open or verify under new ones.
+$(DEV_ENV): | $(STAMP)
+	PYTHON=$(BIN)/python sh scripts/make-dev-env.sh $@
+
+# Migrate, add the demo hamlet if missing, print its logins, serve on http://127.0.0.1:8000.
+run: $(STAMP) $(DEV_ENV)
+	@set -a && . ./$(DEV_ENV) && set +a && \
+	$(BIN)/flask --app wsgi db upgrade && \
+	$(BIN)/flask --app wsgi seed-demo && \
+	echo && echo "Serving Gốc on $${PUBLIC_BASE_URL:-http://127.0.0.1:8000}/auth/login (Ctrl-C stops it)" && \
+	GUNICORN_WORKERS=$${GUNICORN_WORKERS:-2} exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, has_request_context, request, session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ledger import Ledger, NoteSigner
 from ledger.schema import configure_engine, normalise_url
@@ -58,6 +59,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for key in ("WTF_CSRF_ENABLED",):
         if key in env:
             app.config[key] = env[key]
+
+    if settings.trusted_proxies:  # the client's address (login throttling) and scheme
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
     db.init_app(app)
     with app.app_context():

@@ -42,6 +42,7 @@ class Settings:
     log_signing_key: str
     authority_signing_key: str
     instance_path: Path
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For/-Proto count
 
     @classmethod
     def from_env(cls, env: Mapping[str, Any], *, instance_path: Path) -> Settings:
@@ -75,6 +76,12 @@ class Settings:
         if not public_base_url.startswith(("http://", "https://")):
             raise ConfigError("PUBLIC_BASE_URL must start with http:// or https://")
         storage_url = str(env.get("STORAGE_URL") or (instance_path / "storage"))
+        try:
+            trusted_proxies = int(env.get("TRUSTED_PROXIES") or 0)
+        except ValueError as exc:
+            raise ConfigError("TRUSTED_PROXIES must be a whole number (0 without a proxy)") from exc
+        if not 0 <= trusted_proxies <= 5:
+            raise ConfigError("TRUSTED_PROXIES must be between 0 and 5")
         return cls(
             env=environment,
             secret_key=secret_key,
@@ -86,4 +93,5 @@ class Settings:
             log_signing_key=log_key,
             authority_signing_key=authority_key,
             instance_path=instance_path,
+            trusted_proxies=trusted_proxies,
         )

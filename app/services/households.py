@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import phonenumbers
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import String, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -14,7 +15,7 @@ from ledger import KEY_REGISTER, KEY_REVOKE, NoteSigner
 from ledger.encoding import b64encode
 
 from ..context import Goc
-from ..errors import Conflict, Forbidden, ValidationFailed
+from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..models import Household, HouseholdKey, Role, User
 from ..models._types import utcnow
 from ..models.households import PUBLIC_FIELDS
@@ -22,6 +23,32 @@ from .codes import new_code
 from .ledger_statements import append, begin_write, household_signer, sign
 
 PROFILE_KIND = "household.profile"
+MAX_TEXT = 2000  # free-text profile fields (crops, sanitation...) stored as TEXT
+
+
+def get_household(session: Session, code: str) -> Household:
+    household = session.scalar(select(Household).where(Household.code == code))
+    if household is None:
+        raise NotFound(_("No household with that code."))
+    return household
+
+
+def check_lengths(model: type[Any], values: Mapping[str, Any], **fields: str) -> None:
+    """Raise ValidationFailed for text longer than its column (PostgreSQL would refuse it).
+
+    ``values`` are keyed by column name; ``fields`` renames a column to its form field name.
+    """
+    errors: dict[str, list[str]] = {}
+    for name, value in values.items():
+        column = model.__table__.columns.get(name)
+        if column is None or not isinstance(value, str):
+            continue
+        limit = column.type.length if isinstance(column.type, String) else None
+        limit = limit or MAX_TEXT
+        if len(value.strip()) > limit:
+            errors[fields.get(name, name)] = [_("Use at most %(n)d characters.", n=limit)]
+    if errors:
+        raise ValidationFailed(_("Please correct the highlighted fields."), errors=errors)
 
 
 def normalise_phone(raw: str, *, field: str = "phone") -> str:
@@ -39,6 +66,15 @@ def normalise_phone(raw: str, *, field: str = "phone") -> str:
             errors={field: [_("Enter a phone number such as 0912 345 678.")]},
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def national_phone(e164: str) -> str:
+    """A stored E.164 number as people in Vietnam write it (0912 345 678)."""
+    try:
+        number = phonenumbers.parse(e164, "VN")
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
 def check_password(password: str, field: str = "password") -> str:
@@ -82,6 +118,8 @@ def enroll_household(
     require_admin(actor)
     phone = normalise_phone(phone)
     check_password(password)
+    check_lengths(Household, {k: profile.get(k, "") for k in PUBLIC_FIELDS})
+    check_lengths(User, {"name": member_name}, name="member_name")
     begin_write(session)
     if session.scalar(select(User.id).where(User.phone == phone)) is not None:
         raise ValidationFailed(
@@ -184,6 +222,8 @@ def update_profile(
     """Change a household's profile; a change of public fields is a signed ledger statement."""
     if actor.role is not Role.ADMIN and actor.household_id != household.id:
         raise Forbidden(_("You can only change your own household."))
+    check_lengths(Household, {k: v for k, v in public.items() if k in PUBLIC_FIELDS})
+    check_lengths(Household, {k: v for k, v in private.items() if k != "phone"})
     begin_write(session)
     if "head_name" in public and not public["head_name"].strip():
         raise ValidationFailed(
