@@ -91,6 +91,7 @@ def init_app(app: Flask) -> None:
             404: _("We could not find that page."),
             405: _("That method is not allowed here."),
             413: _("The upload is too large (at most 10 MB per photo)."),
+            422: _("Please correct the highlighted fields."),  # webargs (API parameters)
             429: _("Too many attempts. Please wait a few minutes and try again."),
         }
         status = error.code or 500
@@ -98,9 +99,8 @@ def init_app(app: Flask) -> None:
         message = messages.get(status, error.description or error.name)
         if status == 400 and error.description and "CSRF" in error.description:
             message = _("The form has expired. Please go back, reload the page and try again.")
-        response = error_response(
-            status, error.name.lower().replace(" ", "_"), message, _flatten(errors)
-        )
+        code = ValidationFailed.code if status == 422 else error.name.lower().replace(" ", "_")
+        response = error_response(status, code, message, _flatten(errors))
         if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)
         return response

@@ -13,22 +13,24 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-SHORT = validate.Length(min=1, max=200)
-OPTIONAL_SHORT = validate.Length(max=200)
 NOTE = validate.Length(max=1000)
 POSITIVE = validate.Range(min=0, min_inclusive=False)
 UNITS = ("kg", "tấn", "quả", "bó", "bao", "thùng", "lít", "cây", "hộp")
 LOT_RE = re.compile(r"^[A-Za-z0-9._-]{1,20}$")
 INSPECTION_RESULTS = ("pass", "fail", "conditional")
+BATCH_TEXT = 120  # batches.product, variety and plot are VARCHAR(120)
+MAX_BATCH_QUANTITY = Decimal("99999999999.999")  # batches.expected_quantity is NUMERIC(14, 3)
 
 
-def text(label: Any, *, required: bool = False, **kw: Any) -> fields.String:
+def text(label: Any, *, required: bool = False, max_length: int = 200, **kw: Any) -> fields.String:
+    """A one-line text field; ``max_length`` must fit the column it is stored in, if any."""
+    metadata = {"label": label, "input": "text", **kw}
     if required:
         return fields.String(
-            required=True, validate=SHORT, metadata={"label": label, "input": "text", **kw}
+            required=True, validate=validate.Length(min=1, max=max_length), metadata=metadata
         )
     return fields.String(
-        load_default="", validate=OPTIONAL_SHORT, metadata={"label": label, "input": "text", **kw}
+        load_default="", validate=validate.Length(max=max_length), metadata=metadata
     )
 
 
@@ -183,9 +185,9 @@ def gtin14(value: str) -> str:
 
 
 class BatchSchema(Schema):
-    product = text(_l("Product"), required=True)
-    variety = text(_l("Variety"))
-    plot = text(_l("Plot"))
+    product = text(_l("Product"), required=True, max_length=BATCH_TEXT)
+    variety = text(_l("Variety"), max_length=BATCH_TEXT)
+    plot = text(_l("Plot"), max_length=BATCH_TEXT)
     unit = fields.String(
         required=True,
         validate=validate.OneOf(UNITS),
@@ -196,7 +198,7 @@ class BatchSchema(Schema):
         as_string=True,
         places=None,
         allow_nan=False,
-        validate=validate.Range(min=0),
+        validate=validate.Range(min=0, max=MAX_BATCH_QUANTITY),
         metadata={"label": _l("Expected quantity"), "input": "number"},
     )
     start_date = fields.Date(required=True, metadata={"label": _l("Start date"), "input": "date"})
