@@ -3,6 +3,7 @@ forms (which render from the field metadata) and by the JSON API alike."""
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,16 +11,100 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import marshmallow
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import ValidationError, fields, validate, validates
 
 NOTE = validate.Length(max=1000)
 POSITIVE = validate.Range(min=0, min_inclusive=False)
 UNITS = ("kg", "tấn", "quả", "bó", "bao", "thùng", "lít", "cây", "hộp")
 LOT_RE = re.compile(r"^[A-Za-z0-9._-]{1,20}$")
 INSPECTION_RESULTS = ("pass", "fail", "conditional")
+INSPECTION_LABELS = {
+    "pass": _l("Passed"),
+    "fail": _l("Failed"),
+    "conditional": _l("Passed with conditions"),
+}
 BATCH_TEXT = 120  # batches.product, variety and plot are VARCHAR(120)
 MAX_BATCH_QUANTITY = Decimal("99999999999.999")  # batches.expected_quantity is NUMERIC(14, 3)
+
+
+def N_(message: str) -> str:
+    """Marks a msgid for extraction; it is translated where it is used."""
+    return message
+
+
+# marshmallow's own messages that these schemas can produce, as marshmallow words them: they are
+# the msgids, so English is unchanged (the {placeholders} are filled in by marshmallow). Temporal
+# fields' "{obj_type}" and "{awareness}" are filled in before the lookup (see _translated).
+MARSHMALLOW_MESSAGES = (
+    N_("Missing data for required field."),
+    N_("Field may not be null."),
+    N_("Invalid value."),
+    N_("Not a valid string."),
+    N_("Not a valid utf-8 string."),
+    N_("Not a valid number."),
+    N_("Number too large."),
+    N_("Not a valid integer."),
+    N_("Special numeric values (nan or infinity) are not permitted."),
+    N_("Not a valid date."),
+    N_("Not a valid datetime."),
+    N_("Not a valid aware datetime."),
+    N_("Shorter than minimum length {min}."),
+    N_("Longer than maximum length {max}."),
+    N_("Length must be between {min} and {max}."),
+    N_("Length must be {equal}."),
+    N_("Must be greater than or equal to {min}."),
+    N_("Must be greater than {min}."),
+    N_("Must be less than or equal to {max}."),
+    N_("Must be less than {max}."),
+    N_("Must be greater than or equal to {min} and less than or equal to {max}."),
+    N_("Must be greater than {min} and less than or equal to {max}."),
+    N_("Must be greater than or equal to {min} and less than {max}."),
+    N_("Must be greater than {min} and less than {max}."),
+    N_("Must be one of: {choices}."),
+    N_("Unknown field."),
+    N_("Invalid input type."),
+)
+VALIDATOR_MESSAGES = ("error", "message_min", "message_max", "message_all", "message_equal")
+
+
+def _translated(message: Any, field: fields.Field[Any] | None = None) -> Any:
+    if not isinstance(message, str):
+        return message
+    if field is not None and "{obj_type}" in message:  # "Not a valid {obj_type}." and the like
+        message = message.replace("{obj_type}", getattr(field, "OBJ_TYPE", "{obj_type}"))
+        message = message.replace("{awareness}", getattr(field, "AWARENESS", "{awareness}"))
+    return gettext(message)
+
+
+def _translated_validator(validator: Any) -> Any:
+    if not isinstance(validator, validate.Validator):
+        return validator
+    translated = copy.copy(validator)  # the field's validators are shared by every instance
+    for name in VALIDATOR_MESSAGES:
+        message = getattr(validator, name, None)
+        if isinstance(message, str):
+            setattr(translated, name, _translated(message))
+    return translated
+
+
+class TranslatedSchema(marshmallow.Schema):
+    """A schema whose error messages, marshmallow's own included, are in the language of the
+    request: they are looked up when the schema is made, so make one per request (the services
+    do). The web forms and the JSON API both validate with these schemas."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.error_messages = {k: _translated(v) for k, v in self.error_messages.items()}
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field[Any]) -> None:
+        # Each schema instance has its own (shallow) copy of a field: replace, never mutate.
+        field_obj.error_messages = {
+            k: _translated(v, field_obj) for k, v in field_obj.error_messages.items()
+        }
+        field_obj.validators = [_translated_validator(v) for v in field_obj.validators]
 
 
 def text(label: Any, *, required: bool = False, max_length: int = 200, **kw: Any) -> fields.String:
@@ -45,7 +130,7 @@ def quantity(label: Any, *, required: bool = True) -> fields.Decimal:
     )
 
 
-class StepSchema(Schema):
+class StepSchema(TranslatedSchema):
     """Fields every step has. ``occurred_at`` defaults to now; the service checks its range."""
 
     occurred_at = fields.AwareDateTime(
@@ -116,7 +201,12 @@ class InspectionSchema(StepSchema):
     result = fields.String(
         required=True,
         validate=validate.OneOf(INSPECTION_RESULTS),
-        metadata={"label": _l("Result"), "input": "select", "choices": INSPECTION_RESULTS},
+        metadata={
+            "label": _l("Result"),
+            "input": "select",
+            "choices": INSPECTION_RESULTS,
+            "choice_labels": INSPECTION_LABELS,  # shown instead of the values sent
+        },
     )
 
 
@@ -184,7 +274,7 @@ def gtin14(value: str) -> str:
     return digits.zfill(14)
 
 
-class BatchSchema(Schema):
+class BatchSchema(TranslatedSchema):
     product = text(_l("Product"), required=True, max_length=BATCH_TEXT)
     variety = text(_l("Variety"), max_length=BATCH_TEXT)
     plot = text(_l("Plot"), max_length=BATCH_TEXT)
@@ -206,9 +296,7 @@ class BatchSchema(Schema):
         load_default="",
         metadata={"label": _l("Lot code (letters, digits, . _ -)"), "input": "text"},
     )
-    gtin = fields.String(
-        load_default="", metadata={"label": _l("GTIN (optional)"), "input": "text"}
-    )
+    gtin = fields.String(load_default="", metadata={"label": _l("GTIN barcode"), "input": "text"})
 
     @validates("lot")
     def _lot(self, value: str, **_: Any) -> None:
@@ -228,7 +316,7 @@ class BatchSchema(Schema):
             raise ValidationError(str(_l("Enter a start date between 2000 and next year.")))
 
 
-class CorrectionSchema(Schema):
+class CorrectionSchema(TranslatedSchema):
     reason = fields.String(
         required=True,
         validate=validate.Length(min=1, max=500),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from ..errors import TooManyRequests, ValidationFailed
@@ -19,6 +19,11 @@ def home_for(user: object) -> str:
         if getattr(user, "is_admin", False)
         else url_for("household.dashboard")
     )
+
+
+def home_url() -> str:
+    """The start page: the user's own area once logged in, else the login page."""
+    return home_for(current_user) if current_user.is_authenticated else url_for("auth.login")
 
 
 @bp.route("/login", methods=["GET", "POST"])

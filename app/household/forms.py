@@ -30,7 +30,7 @@ class FormField:
     label: Any
     input: str  # an <input> type, or "select" / "textarea"
     required: bool = False
-    choices: tuple[str, ...] = ()
+    choices: tuple[tuple[str, Any], ...] = ()  # (value, label or None to show the value)
     max_length: int | None = None
     minimum: Any = None
     maximum: Any = None
@@ -49,12 +49,13 @@ def describe(name: str, field: fields.Field[Any]) -> FormField:
     kind = meta.get("input", "text")
     number = kind == "number"
     whole = isinstance(field, fields.Integer)
+    labels = meta.get("choice_labels", {})
     return FormField(
         name=name,
         label=meta["label"],
         input=kind,
         required=field.required,
-        choices=tuple(meta.get("choices", ())),
+        choices=tuple((value, labels.get(value)) for value in meta.get("choices", ())),
         max_length=length.max if length else None,
         minimum=bounds.min if bounds else None,
         maximum=bounds.max if bounds else None,
@@ -136,10 +137,7 @@ def new_form_token() -> str:
 def idempotency_key(form: Mapping[str, str]) -> str:
     token = form.get("form_token", "")
     if not FORM_TOKEN.fullmatch(token):
-        raise DomainError(
-            _("This form is incomplete. Please reload the page and try again."),
-            errors={"form_token": [_("Missing or malformed.")]},
-        )
+        raise DomainError(_("This form is incomplete. Please reload the page and try again."))
     return "form:" + token
 
 

@@ -79,7 +79,9 @@ def _idempotent(
 
     def replayed(record: IdempotencyRecord) -> T:
         if record.request_hash != digest:
-            raise Conflict(_("This idempotency key was already used for a different request."))
+            raise Conflict(
+                _("This form was already sent with different details. Please reload the page.")
+            )
         return replay(record)
 
     found = existing()
@@ -159,7 +161,9 @@ def create_batch(
     def replay(record: IdempotencyRecord) -> Batch:
         batch = session.get(Batch, record.batch_id) if record.batch_id else None
         if batch is None:
-            raise Conflict(_("This idempotency key belongs to another kind of request."))
+            raise Conflict(
+                _("This form was already used for something else. Please reload the page.")
+            )
         return batch
 
     return _idempotent(session, actor, idempotency_key, {"batch": dict(data)}, action, replay)
@@ -301,7 +305,9 @@ def _replay_step(session: Session) -> Callable[[IdempotencyRecord], Step]:
     def replay(record: IdempotencyRecord) -> Step:
         step = session.get(Step, record.step_id) if record.step_id else None
         if step is None:
-            raise Conflict(_("This idempotency key belongs to another kind of request."))
+            raise Conflict(
+                _("This form was already used for something else. Please reload the page.")
+            )
         return step
 
     return replay
