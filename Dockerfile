@@ -32,12 +32,14 @@ RUN mkdir app ledger && touch app/__init__.py ledger/__init__.py \
 # The code, installed in editable mode: the app finds migrations/ beside its package.
 COPY ledger ./ledger
 COPY app ./app
+COPY storefront ./storefront
 COPY migrations ./migrations
 COPY wsgi.py gunicorn.conf.py ./
 COPY docker/entrypoint.sh /usr/local/bin/goc-entrypoint
 RUN pip install --no-deps -e . \
     && chmod 0755 /usr/local/bin/goc-entrypoint \
-    && python -m compileall -q app ledger
+    && pybabel compile -d app/translations \
+    && python -m compileall -q app ledger storefront
 
 USER goc
 EXPOSE 8000

@@ -86,6 +86,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         storage=storage_from_url(settings.storage_url, endpoint_url=settings.s3_endpoint_url),
     )
 
+    from storefront import bp as storefront_bp  # the one place the app knows the storefront
+
     from . import errors, security
     from .admin import views as admin_views
     from .api import register as register_api
@@ -98,20 +100,31 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(household_views.bp)
     app.register_blueprint(admin_views.bp)
+    app.register_blueprint(storefront_bp)
     register_api(app)
     register_cli(app)
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
-        return {"languages": LANGUAGES, "current_language": _select_locale()}
+        return {
+            "languages": LANGUAGES,
+            "current_language": _select_locale(),
+            "home_url": auth_views.home_url,
+        }
 
     return app
 
 
 def _select_locale() -> str:
+    """Pages are in Vietnamese unless English was chosen (?lang=en, kept in the session); API
+    clients get English unless they ask for Vietnamese (?lang=vi or Accept-Language)."""
     if not has_request_context():
         return "vi"
     chosen = request.args.get("lang")
+    if request.path.startswith("/api/"):
+        if chosen in LANGUAGES:
+            return chosen
+        return request.accept_languages.best_match(LANGUAGES, default="en") or "en"
     if chosen in LANGUAGES:
         session["lang"] = chosen
         return chosen

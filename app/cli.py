@@ -14,7 +14,6 @@ import click
 from flask import Flask, current_app, url_for
 from flask.cli import with_appcontext
 from sqlalchemy import select
-from werkzeug.routing import BuildError
 
 from ledger import LogVerifier, VerificationError
 
@@ -145,12 +144,9 @@ def issue_token_command(phone: str, label: str) -> None:
 
 
 def batch_url(batch: Batch) -> str:
-    """Where to see a batch on PUBLIC_BASE_URL (for now the household's batch page)."""
+    """The batch's public page on PUBLIC_BASE_URL (/b/<code>, the storefront's)."""
     with current_app.test_request_context(base_url=goc().settings.public_base_url + "/"):
-        try:
-            return url_for("household.batch", code=batch.code, _external=True)
-        except BuildError:  # the household pages are not wired yet
-            return url_for("household.dashboard", _external=True)
+        return url_for("storefront.batch", code=batch.code, _external=True)
 
 
 @click.command("seed-demo")

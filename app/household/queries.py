@@ -47,21 +47,26 @@ def own_step(session: Session, household: Household, step_id: int) -> Step:
 
 def owned_photo_key(session: Session, household: Household, sha256: str) -> str:
     """The storage key of a photo or thumbnail attached to one of the household's steps."""
+    return attached_photo_key(session, sha256, household=household)
+
+
+def attached_photo_key(session: Session, sha256: str, *, household: Household | None = None) -> str:
+    """The storage key of a photo or thumbnail attached to some step (of ``household``'s
+    batches, if given); any other digest is not found."""
     missing = NotFound(_("No such photo."))
     if len(sha256) != 64 or not SHA256_HEX.issuperset(sha256):
         raise missing
-    found = session.scalar(
+    query = (
         select(Photo.sha256)
         .join(StepPhoto, StepPhoto.photo_sha256 == Photo.sha256)
         .join(Step, Step.id == StepPhoto.step_id)
-        .join(Batch, Batch.id == Step.batch_id)
-        .where(
-            Batch.household_id == household.id,
-            or_(Photo.sha256 == sha256, Photo.thumb_sha256 == sha256),
-        )
-        .limit(1)
+        .where(or_(Photo.sha256 == sha256, Photo.thumb_sha256 == sha256))
     )
-    if found is None:
+    if household is not None:
+        query = query.join(Batch, Batch.id == Step.batch_id).where(
+            Batch.household_id == household.id
+        )
+    if session.scalar(query.limit(1)) is None:
         raise missing
     return photo_key(sha256)
 
@@ -120,6 +125,8 @@ def _shown(kind: str, values: dict[str, Any], unit: str) -> dict[str, tuple[Any,
         elif isinstance(schema_field, DecimalField) and f"{name}_unit" not in schema_fields:
             # A quantity without a unit field of its own is in the batch's unit.
             text = f"{value} {unit}"
+        elif "choice_labels" in schema_field.metadata:  # a code shows as its label
+            text = str(schema_field.metadata["choice_labels"].get(value, value))
         else:
             text = str(value)
         shown[name] = (schema_field.metadata["label"], text)

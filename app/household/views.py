@@ -250,14 +250,22 @@ def profile() -> ResponseReturnValue:
 @bp.get("/photos/<sha256>.jpg")
 def photo(sha256: str) -> Response:
     """A photo or thumbnail of one of the household's steps (public pages come with the shop)."""
-    key = queries.owned_photo_key(db.session, _household(), sha256)
+    return photo_response(queries.owned_photo_key(db.session, _household(), sha256), sha256)
+
+
+def photo_response(key: str, sha256: str, *, public: bool = False) -> Response:
+    """A stored photo, cached for a year (its URL names its content); ``public`` lets shared
+    caches keep it too (storefront photos)."""
     try:
         data = goc().storage.get(key)
     except StorageNotFoundError:
         raise NotFound(_("No such photo.")) from None
     response = Response(data, mimetype="image/jpeg")
     response.set_etag(sha256)
-    response.cache_control.private = True
+    if public:
+        response.cache_control.public = True
+    else:
+        response.cache_control.private = True
     response.cache_control.max_age = PHOTO_MAX_AGE
     response.cache_control.immutable = True
     return response.make_conditional(request)
