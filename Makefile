@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_ENV := instance/dev.env
+CATALOG := app/translations/vi/LC_MESSAGES/messages.mo
 # Tests run on SQLite and on PostgreSQL; set TEST_DATABASE_URL= (empty) to run SQLite only.
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
@@ -16,7 +17,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(CATALOG)
+
+# The Vietnamese catalog, compiled whenever its .po changes (the .mo is not committed).
+$(CATALOG): $(CATALOG:.mo=.po) | $(STAMP)
+	$(BIN)/pybabel compile --statistics -d app/translations
 
 # Development secrets, made once. To start over, delete the whole instance/ folder: a database
 # and photos made under old keys do not open or verify under new ones.
@@ -24,7 +29,7 @@ $(DEV_ENV): | $(STAMP)
 	PYTHON=$(BIN)/python sh scripts/make-dev-env.sh $@
 
 # Migrate, add the demo hamlet if missing, print its logins, serve on http://127.0.0.1:8000.
-run: $(STAMP) $(DEV_ENV)
+run: $(STAMP) $(CATALOG) $(DEV_ENV)
 	@set -a && . ./$(DEV_ENV) && set +a && \
 	$(BIN)/flask --app wsgi db upgrade && \
 	$(BIN)/flask --app wsgi seed-demo && \
@@ -33,10 +38,10 @@ run: $(STAMP) $(DEV_ENV)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check ledger tests bench
+	$(BIN)/ruff format --check ledger app storefront tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint $(CATALOG)
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)

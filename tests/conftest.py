@@ -105,13 +105,17 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Any]:
     yield application
     with application.app_context():
         db.session.remove()
-        # Whatever the test did through the app, the ledger it leaves must verify.
-        ledger = goc().ledger
-        verifier = LogVerifier(
-            log_key=ledger.log_signer.verifier, authority_keys=[goc().authority.verifier], workers=0
-        )
-        verifier.verify_log(ledger.iter_log())
-        db.engine.dispose()
+        try:
+            # Whatever the test did through the app, the ledger it leaves must verify.
+            ledger = goc().ledger
+            verifier = LogVerifier(
+                log_key=ledger.log_signer.verifier,
+                authority_keys=[goc().authority.verifier],
+                workers=0,
+            )
+            verifier.verify_log(ledger.iter_log())
+        finally:
+            db.engine.dispose()
 
 
 @pytest.fixture

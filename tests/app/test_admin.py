@@ -20,6 +20,13 @@ from ledger import LogVerifier
 from ledger.schema import entries
 from tests.support import ADMIN_PHONE, HOUSEHOLD_PHONES, PASSWORD, login
 
+
+@pytest.fixture(autouse=True)
+def english(client: Any) -> None:
+    """These tests read English page text; the choice survives logging in."""
+    client.get("/auth/login?lang=en")
+
+
 BATCH = {
     "product": "Bưởi Phúc Trạch",
     "variety": "Ruột hồng",
