@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select, text
+from sqlalchemy import Connection, Engine, Select, and_, bindparam, or_, select, text
 
 from . import schema
-from .schema import WRITE_TRANSACTION
 from .checkpoint import Checkpoint
 from .encoding import micros_to_datetime
 from .entry import ZERO_HASH, Entry
@@ -27,7 +27,8 @@ from .merkle import (
     verify_consistency,
 )
 from .rules import KeyRecord, LogState, SubjectState
-from .statement import SignedStatement
+from .schema import WRITE_TRANSACTION
+from .statement import ParsedStatement, SignedStatement
 
 # Any constant works; it only has to be the same in every process that appends.
 APPEND_LOCK_ID = 0x67_6F_63_6C_65_64_67  # "gocledg"
@@ -40,6 +41,60 @@ ENTRY_COLUMNS = (
     schema.entries.c.signature,
     schema.entries.c.entry_hash,
 )
+
+
+# Statements built once: building a SQLAlchemy statement costs more than running it on SQLite.
+_LAST_SEQ = select(schema.entries.c.seq).order_by(schema.entries.c.seq.desc()).limit(1)
+_LATEST_CHECKPOINT = select(schema.checkpoints).order_by(schema.checkpoints.c.size.desc()).limit(1)
+_KEYS_BY_ID = (
+    select(
+        schema.keys.c.key_id,
+        schema.keys.c.owner,
+        schema.keys.c.public_key,
+        schema.keys.c.registered_seq,
+        schema.key_revocations.c.revoked_seq,
+    )
+    .select_from(
+        schema.keys.outerjoin(
+            schema.key_revocations, schema.key_revocations.c.key_id == schema.keys.c.key_id
+        )
+    )
+    .where(schema.keys.c.key_id.in_(bindparam("ids", expanding=True)))
+)
+# Each subject's owner and newest entry: one backward index probe per subject, as in
+# subject_state (a GROUP BY max(seq) may read every entry of the subjects, or scan them).
+_SUBJECTS_BY_NAME = select(
+    schema.subjects.c.subject,
+    schema.subjects.c.owner,
+    select(schema.entries.c.entry_hash)
+    .where(schema.entries.c.subject == schema.subjects.c.subject)
+    .order_by(schema.entries.c.seq.desc())
+    .limit(1)
+    .correlate(schema.subjects)
+    .scalar_subquery()
+    .label("head"),
+).where(schema.subjects.c.subject.in_(bindparam("names", expanding=True)))
+
+
+@functools.lru_cache(maxsize=256)
+def _nodes_query(levels: int) -> Select[Any]:
+    """Nodes at ``levels`` levels: parameters ``level<n>`` (an int) and ``idx<n>`` (a list).
+
+    One "level = ? AND idx IN (...)" term per level: both databases search the primary key for
+    each; SQLite would scan the whole table for a row-value "(level, idx) IN (...)".
+    """
+    nodes = schema.nodes
+    return select(nodes.c.level, nodes.c.idx, nodes.c.hash).where(
+        or_(
+            *(
+                and_(
+                    nodes.c.level == bindparam(f"level{n}"),
+                    nodes.c.idx.in_(bindparam(f"idx{n}", expanding=True)),
+                )
+                for n in range(levels)
+            )
+        )
+    )
 
 
 def now_micros() -> int:
@@ -73,9 +128,7 @@ class LogReader:
     # -- entries ---------------------------------------------------------------------------
     def size(self, conn: Connection | None = None) -> int:
         with self._conn(conn) as c:
-            seq = c.execute(
-                select(schema.entries.c.seq).order_by(schema.entries.c.seq.desc()).limit(1)
-            ).scalar()
+            seq = c.execute(_LAST_SEQ).scalar()
         return 0 if seq is None else int(seq) + 1
 
     def entry(self, seq: int) -> Entry | None:
@@ -112,9 +165,8 @@ class LogReader:
 
     # -- checkpoints -----------------------------------------------------------------------
     def latest_checkpoint(self, conn: Connection | None = None) -> StoredCheckpoint | None:
-        query = select(schema.checkpoints).order_by(schema.checkpoints.c.size.desc()).limit(1)
         with self._conn(conn) as c:
-            row = c.execute(query).first()
+            row = c.execute(_LATEST_CHECKPOINT).first()
         return (
             None
             if row is None
@@ -198,6 +250,29 @@ class LogReader:
             ).scalar()
         return SubjectState(row.owner, ZERO_HASH if head is None else bytes(head))
 
+    def _prefetch(
+        self, conn: Connection, key_ids: set[str], subjects: set[str]
+    ) -> tuple[dict[str, KeyRecord | None], dict[str, SubjectState | None]]:
+        """What :meth:`key` and :meth:`subject_state` would return for each of ``key_ids`` and
+        ``subjects``, read in a few queries rather than two per key and two per subject."""
+        keys: dict[str, KeyRecord | None] = dict.fromkeys(key_ids)
+        states: dict[str, SubjectState | None] = dict.fromkeys(subjects)
+        for ids in _chunks(sorted(key_ids)):
+            for row in conn.execute(_KEYS_BY_ID, {"ids": ids}):
+                keys[row.key_id] = KeyRecord(
+                    row.key_id,
+                    row.owner,
+                    bytes(row.public_key),
+                    row.registered_seq,
+                    row.revoked_seq,
+                )
+        for names in _chunks(sorted(subjects)):
+            for found in conn.execute(_SUBJECTS_BY_NAME, {"names": names}):
+                states[found.subject] = SubjectState(
+                    found.owner, ZERO_HASH if found.head is None else bytes(found.head)
+                )
+        return keys, states
+
     def owner_keys(self, owner: str) -> list[KeyRecord]:
         with self.engine.connect() as c:
             ids = (
@@ -219,17 +294,11 @@ class LogReader:
         by_level: dict[int, list[int]] = {}
         for level, idx in sorted(needed):
             by_level.setdefault(level, []).append(idx)
-        # One "level = ? AND idx IN (...)" term per level: both databases search the primary
-        # key for each; SQLite scans the whole table for a row-value "(level, idx) IN (...)".
-        query = select(schema.nodes.c.level, schema.nodes.c.idx, schema.nodes.c.hash).where(
-            or_(
-                *(
-                    and_(schema.nodes.c.level == level, schema.nodes.c.idx.in_(idxs))
-                    for level, idxs in by_level.items()
-                )
-            )
-        )
-        found = {(row.level, row.idx): bytes(row.hash) for row in conn.execute(query)}
+        params: dict[str, Any] = {}
+        for n, (level, idxs) in enumerate(by_level.items()):
+            params[f"level{n}"], params[f"idx{n}"] = level, idxs
+        rows = conn.execute(_nodes_query(len(by_level)), params)
+        found = {(row.level, row.idx): bytes(row.hash) for row in rows}
         missing = needed - found.keys()
         if missing:
             raise LedgerError(f"Merkle nodes missing from storage: {sorted(missing)[:3]}")
@@ -263,6 +332,11 @@ class LogReader:
 
     def _conn(self, conn: Connection | None) -> _Borrowed:
         return _Borrowed(conn) if conn is not None else _Borrowed(None, self.engine)
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 class _Borrowed:
@@ -327,7 +401,9 @@ class Ledger(LogReader):
         if not statements:
             raise ValueError("nothing to append")
         if conn.dialect.name == "sqlite" and not conn.get_execution_options().get("ledger_write"):
-            raise ValueError("append_in needs a transaction begun with ledger.schema.WRITE_TRANSACTION")
+            raise ValueError(
+                "append_in needs a transaction begun with ledger.schema.WRITE_TRANSACTION"
+            )
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": APPEND_LOCK_ID})
         size = self.size(conn)
@@ -336,17 +412,32 @@ class Ledger(LogReader):
         ).scalar()
         prev_hash = ZERO_HASH if last is None else bytes(last)
         tree = CompactRange.from_nodes(size, self._fetch_nodes(conn, set(perfect_cover(0, size))))
+        # Parse first so that the keys and subjects the batch names are read in a few queries;
+        # a statement that does not parse is parsed again, and fails, in its turn below.
+        parsed_all: list[ParsedStatement | None] = []
+        for statement in statements:
+            try:
+                parsed_all.append(statement.parse())
+            except InvalidStatementError:
+                parsed_all.append(None)
+        keys, subjects = self._prefetch(
+            conn,
+            {p.key for p in parsed_all if p is not None},
+            {p.subject for p in parsed_all if p is not None},
+        )
         state = LogState(
             self.authorities,
-            load_key=lambda key_id: self.key(key_id, conn),
-            load_subject=lambda subject: self.subject_state(subject, conn),
+            load_key=lambda key_id: keys[key_id] if key_id in keys else self.key(key_id, conn),
+            load_subject=lambda subject: (
+                subjects[subject] if subject in subjects else self.subject_state(subject, conn)
+            ),
         )
         made: list[Entry] = []
         rows: list[dict[str, object]] = []
         node_rows: list[dict[str, object]] = []
-        for statement in statements:
+        for statement, parsed_or_none in zip(statements, parsed_all, strict=True):
             received = self.clock()
-            parsed = statement.parse()
+            parsed = statement.parse() if parsed_or_none is None else parsed_or_none
             signer = state.admit(parsed, seq=size, received_micros=received)
             if not NoteVerifier("signer", signer.public_key).verify(
                 statement.signature, statement.message
