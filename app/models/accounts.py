@@ -16,7 +16,7 @@ class Role(enum.StrEnum):
     HOUSEHOLD = "household"
 
 
-class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+class User(UserMixin, db.Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -34,7 +34,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
         return self.role is Role.ADMIN
 
 
-class LoginAttempt(db.Model):  # type: ignore[name-defined,misc]
+class LoginAttempt(db.Model):
     """Failed logins, counted per phone and per client address to slow down guessing."""
 
     __tablename__ = "login_attempts"
@@ -46,7 +46,7 @@ class LoginAttempt(db.Model):  # type: ignore[name-defined,misc]
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ApiToken(db.Model):  # type: ignore[name-defined,misc]
+class ApiToken(db.Model):
     """A bearer token for the JSON API; only its SHA-256 is stored."""
 
     __tablename__ = "api_tokens"

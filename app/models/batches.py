@@ -20,7 +20,7 @@ from ..extensions import db
 from ._types import UTCDateTime, utcnow
 
 
-class Batch(db.Model):  # type: ignore[name-defined,misc]
+class Batch(db.Model):
     __tablename__ = "batches"
     __table_args__ = (UniqueConstraint("gtin", "lot", name="uq_batches_gtin_lot"),)
 
@@ -46,7 +46,7 @@ class Batch(db.Model):  # type: ignore[name-defined,misc]
         return f"batch:{self.code}"
 
 
-class Step(db.Model):  # type: ignore[name-defined,misc]
+class Step(db.Model):
     """A production step as recorded in the ledger (``seq``); rows mirror entries, never change."""
 
     __tablename__ = "steps"
@@ -66,7 +66,7 @@ class Step(db.Model):  # type: ignore[name-defined,misc]
     corrects = relationship("Step", remote_side=[id])
 
 
-class Photo(db.Model):  # type: ignore[name-defined,misc]
+class Photo(db.Model):
     """A re-encoded photo stored by the SHA-256 of its bytes (the digest in the statement)."""
 
     __tablename__ = "photos"
@@ -80,7 +80,7 @@ class Photo(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class StepPhoto(db.Model):  # type: ignore[name-defined,misc]
+class StepPhoto(db.Model):
     __tablename__ = "step_photos"
 
     step_id: Mapped[int] = mapped_column(ForeignKey("steps.id"), primary_key=True)
@@ -90,7 +90,7 @@ class StepPhoto(db.Model):  # type: ignore[name-defined,misc]
     photo = relationship("Photo", lazy="joined")
 
 
-class IdempotencyRecord(db.Model):  # type: ignore[name-defined,misc]
+class IdempotencyRecord(db.Model):
     """A client retry key (API ``Idempotency-Key`` or a web form's one-time token)."""
 
     __tablename__ = "idempotency_records"

@@ -21,7 +21,7 @@ PUBLIC_FIELDS = (
 )
 
 
-class Household(db.Model):  # type: ignore[name-defined,misc]
+class Household(db.Model):
     __tablename__ = "households"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,7 +64,7 @@ class Household(db.Model):  # type: ignore[name-defined,misc]
         return {name: getattr(self, name) for name in PUBLIC_FIELDS}
 
 
-class HouseholdKey(db.Model):  # type: ignore[name-defined,misc]
+class HouseholdKey(db.Model):
     """A household signing key; the seed is sealed with AES-256-GCM under LEDGER_KEK."""
 
     __tablename__ = "household_keys"
