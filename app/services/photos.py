@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 from sqlalchemy.orm import Session
 
 from ..errors import ValidationFailed
@@ -18,15 +19,9 @@ MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 MAX_SIDE = 2048
 THUMB_SIDE = 320
-ACCEPTED = {"JPEG", "PNG", "WEBP", "MPO"}
+ACCEPTED = {"JPEG", "PNG", "WEBP", "MPO", "HEIF"}  # HEIF: iPhones' HEIC, through pillow-heif
 
-try:  # HEIC from iPhones, when the plugin is installed
-    from pillow_heif import register_heif_opener
-
-    register_heif_opener()
-    ACCEPTED |= {"HEIF"}
-except ImportError:  # pragma: no cover - optional
-    pass
+register_heif_opener()
 
 
 @dataclass(frozen=True)

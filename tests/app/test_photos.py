@@ -51,7 +51,7 @@ class TestPreparePhoto:
         photo = prepare_photo(jpeg_with_gps(orientation=6), keep_location=False)
         assert (photo.width, photo.height) == (200, 300)
 
-    @pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+    @pytest.mark.parametrize("fmt", ["PNG", "WEBP", "HEIF"])
     def test_other_formats_become_jpeg(self, fmt: str) -> None:
         photo = prepare_photo(
             encode(Image.new("RGB", (50, 40), (1, 2, 3)), fmt), keep_location=False
