@@ -21,7 +21,7 @@ from app.household.queries import TimelineItem, timeline
 from app.models import Batch, Household, Step
 from app.steps import gtin14
 
-from .verification import BatchReport, verify_batch
+from .verification import BatchReport, checks_cache, trust_roots, verify_batch
 
 HOUSEHOLD_BATCHES = 50  # the newest batches listed on a household's page
 
@@ -132,7 +132,7 @@ class BatchPage:
 def batch_page(session: Session, goc: Goc, batch: Batch, page: int) -> BatchPage:
     items, more = timeline(session, batch, page)
     steps = list(session.scalars(select(Step).where(Step.batch_id == batch.id)))
-    report = verify_batch(goc.ledger, goc.ledger.log_signer.verifier, batch, steps)
+    report = verify_batch(goc.ledger, trust_roots(goc.ledger), batch, steps, checks_cache())
     return BatchPage(
         batch=batch,
         household=batch.household,

@@ -1,38 +1,49 @@
 """Server-side verdicts for a batch's public page: is each entry signed, chained, sealed, and
 is what the page shows what was signed? Plus the buyer checks (pre-harvest interval, quantity).
 
-Everything here is recomputed from the ledger with the ledger's own primitives (entry_hash,
-verify_inclusion, Checkpoint.verify_note, NoteVerifier.verify); only the log's public key is
-trusted. The app's mirror tables (batches, steps) are compared with the signed statements, never
-trusted.
+Only the trust roots are trusted: the log's public key and the authority keys. Everything else
+is recomputed from the ledger's entries with the ledger's own primitives (entry_hash,
+verify_inclusion, Checkpoint.verify_note, LogState): a household's keys come from replaying its
+authority-signed ``key.register``/``key.revoke`` entries, never from the derived key tables, and
+the app's mirror tables (batches, steps) are compared with the signed statements, never trusted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask import current_app
+
 from app.models import Batch, Step
 from ledger import (
+    KEY_REGISTER,
+    KEY_REVOKE,
     Checkpoint,
     Entry,
-    KeyRecord,
+    Ledger,
     LedgerError,
     LogReader,
     NoteVerifier,
     ParsedStatement,
     StoredCheckpoint,
 )
+from ledger.encoding import canonical_json
 from ledger.entry import ZERO_HASH, entry_hash
 from ledger.merkle import verify_inclusion
+from ledger.rules import LogState
 
 CORRECTION = "correct"
 BATCH_CREATE = "batch.create"
 # The batch.create body fields that the page shows from the batches table.
 BATCH_FIELDS = ("product", "variety", "plot", "unit", "lot", "gtin")
+CACHE_SIZE = 512  # subjects whose checks a process keeps
 
 
 @dataclass(frozen=True)
@@ -90,41 +101,32 @@ class BatchReport:
         return [f for f in self.phi_flags if f.harvest.id == step.id]
 
 
-def verify_seal(reader: LogReader, log_key: NoteVerifier) -> tuple[Seal, StoredCheckpoint | None]:
-    stored = reader.latest_checkpoint()
+@dataclass(frozen=True)
+class TrustRoots:
+    """The only keys a verdict trusts: the log key and the authority keys by statement key id."""
+
+    log_key: NoteVerifier
+    authorities: Mapping[str, NoteVerifier]
+
+    @property
+    def authority_vkeys(self) -> list[str]:
+        return [authority.vkey() for authority in self.authorities.values()]
+
+
+def trust_roots(ledger: Ledger) -> TrustRoots:
+    """The roots the app was configured with (the log key and the authority keys)."""
+    return TrustRoots(ledger.log_signer.verifier, ledger.authorities)
+
+
+def verify_seal(stored: StoredCheckpoint | None, log_key: NoteVerifier) -> Seal:
     if stored is None:
-        return Seal(valid=False), None
+        return Seal(valid=False)
     try:
         checkpoint = Checkpoint.verify_note(stored.note, log_key)
     except LedgerError:
-        return Seal(valid=False, size=stored.size, created_at=stored.created_at), stored
+        return Seal(valid=False, size=stored.size, created_at=stored.created_at)
     valid = checkpoint.size == stored.size and checkpoint.root == stored.root
-    return Seal(valid, checkpoint.size, stored.created_at, checkpoint if valid else None), stored
-
-
-class _Keys:
-    """Key records read once per page."""
-
-    def __init__(self, reader: LogReader) -> None:
-        self.reader = reader
-        self.cache: dict[str, KeyRecord | None] = {}
-
-    def get(self, key_id: str) -> KeyRecord | None:
-        if key_id not in self.cache:
-            self.cache[key_id] = self.reader.key(key_id)
-        return self.cache[key_id]
-
-
-def _signed(entry: Entry, parsed: ParsedStatement, owner: str, keys: _Keys) -> bool:
-    record = keys.get(parsed.key)
-    if record is None or record.owner != owner or record.registered_seq is None:
-        return False
-    if not record.registered_seq < entry.seq:
-        return False
-    if record.revoked_seq is not None and record.revoked_seq <= entry.seq:
-        return False
-    verifier = NoteVerifier(name=owner, public_key=record.public_key)
-    return verifier.verify(entry.statement.signature, entry.statement.message)
+    return Seal(valid, checkpoint.size, stored.created_at, checkpoint if valid else None)
 
 
 def _hash_ok(entry: Entry) -> bool:
@@ -152,6 +154,166 @@ def _included(reader: LogReader, entry: Entry, checkpoint: Checkpoint | None) ->
     return True
 
 
+def _parse(entry: Entry) -> ParsedStatement | None:
+    try:
+        return entry.statement.parse()
+    except LedgerError:
+        return None
+
+
+def replay_keys(
+    reader: LogReader,
+    roots: TrustRoots,
+    owner: str,
+    owner_entries: Iterable[Entry],
+    checkpoint: Checkpoint | None,
+) -> LogState:
+    """``owner``'s keys, replayed from its key entries with the log's own rules.
+
+    A key entry counts only if its hash recomputes, it is proven included in the checkpoint,
+    it is signed by an authority key and the rules admit it at its position; any other entry
+    registers or revokes nothing. (Like a subject bundle, this cannot prove that no revocation
+    is missing from the rows read; a whole-log verification can.)
+    """
+    state = LogState(roots.authorities)
+    for entry in owner_entries:
+        parsed = _parse(entry)
+        if parsed is None or parsed.kind not in (KEY_REGISTER, KEY_REVOKE):
+            continue
+        authority = roots.authorities.get(parsed.key)
+        if (
+            parsed.subject != owner
+            or authority is None
+            or not _hash_ok(entry)
+            or not _included(reader, entry, checkpoint)
+            or not authority.verify(entry.statement.signature, entry.statement.message)
+        ):
+            continue
+        try:
+            state.admit(parsed, seq=entry.seq, received_micros=entry.received_micros)
+        except LedgerError:
+            continue
+    return state
+
+
+def _signed(entry: Entry, parsed: ParsedStatement, owner: str, keys: LogState) -> bool:
+    """Signed by a key registered to ``owner`` before this entry and not revoked before it."""
+    record = keys.keys.get(parsed.key)
+    if record is None or record.owner != owner or record.registered_seq is None:
+        return False
+    if not record.registered_seq < entry.seq:
+        return False
+    if record.revoked_seq is not None and record.revoked_seq <= entry.seq:
+        return False
+    verifier = NoteVerifier(name=owner, public_key=record.public_key)
+    return verifier.verify(entry.statement.signature, entry.statement.message)
+
+
+@dataclass(frozen=True)
+class SubjectChecks:
+    """The cryptographic checks of one subject's entries: a pure function of the ledger rows
+    they were computed from, so they can be cached under a digest of those rows."""
+
+    seal: Seal
+    entries: dict[int, EntryVerdict]  # every check but ``matches``
+    parsed: dict[int, ParsedStatement]
+
+
+def check_subject(
+    reader: LogReader,
+    roots: TrustRoots,
+    stored: StoredCheckpoint | None,
+    subject: str,
+    owner: str,
+    entries: Sequence[Entry],
+    owner_entries: Sequence[Entry],
+) -> SubjectChecks:
+    """Verdicts for ``entries`` (the subject's, in seq order), signed by keys of ``owner``."""
+    seal = verify_seal(stored, roots.log_key)
+    keys = replay_keys(reader, roots, owner, owner_entries, seal.checkpoint)
+    verdicts: dict[int, EntryVerdict] = {}
+    parsed_by_seq: dict[int, ParsedStatement] = {}
+    previous = ZERO_HASH
+    for entry in entries:
+        chained = entry.subject_prev_hash == previous and _hash_ok(entry)
+        previous = entry.hash
+        parsed = _parse(entry)
+        signed = False
+        if parsed is not None and parsed.subject == subject:
+            parsed_by_seq[entry.seq] = parsed
+            signed = _signed(entry, parsed, owner, keys)
+        verdicts[entry.seq] = EntryVerdict(
+            entry.seq,
+            signed=signed,
+            chained=chained,
+            included=_included(reader, entry, seal.checkpoint),
+        )
+    return SubjectChecks(seal, verdicts, parsed_by_seq)
+
+
+def rows_digest(
+    roots: TrustRoots,
+    stored: StoredCheckpoint | None,
+    subject: str,
+    owner: str,
+    entries: Iterable[Entry],
+) -> bytes:
+    """A digest of everything :func:`check_subject` reads besides the Merkle nodes (whose
+    proofs only ever confirm a fact about an entry hash and a signed root)."""
+    digest = hashlib.sha256()
+
+    def put(*parts: bytes | str | int) -> None:
+        for part in parts:
+            data = part if isinstance(part, bytes) else str(part).encode()
+            digest.update(len(data).to_bytes(8, "big") + data)
+
+    put(roots.log_key.vkey(), *sorted(roots.authorities), subject, owner)
+    if stored is not None:
+        put(stored.size, stored.root, stored.note, stored.created_micros)
+    for e in entries:
+        put(e.seq, e.received_micros, e.prev_hash, e.subject_prev_hash)
+        put(e.statement.data, e.statement.signature, e.hash)
+    return digest.digest()
+
+
+class ChecksCache:
+    """Recent :class:`SubjectChecks` by :func:`rows_digest`, least recently used evicted.
+
+    Keyed by the rows themselves rather than only the tree size, so an edit made behind the
+    ledger's back is a miss that recomputes, never a stale verdict.
+    """
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._items: OrderedDict[bytes, SubjectChecks] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes, compute: Callable[[], SubjectChecks]) -> SubjectChecks:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        made = compute()
+        with self._lock:
+            self._items[key] = made
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return made
+
+
+def checks_cache() -> ChecksCache:
+    """This app's cache, made on first use (one per process: each gunicorn worker has its own)."""
+    cache: ChecksCache = current_app.extensions.setdefault("storefront.checks", ChecksCache())
+    return cache
+
+
+def body_digest(body: Mapping[str, Any]) -> str:
+    """SHA-256 of the RFC 8785 bytes of a step's shown body: the page carries it so that the
+    buyer's device can compare it with the signed statement's body."""
+    return hashlib.sha256(canonical_json(dict(body))).hexdigest()
+
+
 def _batch_matches(batch: Batch, parsed: ParsedStatement) -> bool:
     body = parsed.body
     return (
@@ -162,51 +324,49 @@ def _batch_matches(batch: Batch, parsed: ParsedStatement) -> bool:
     )
 
 
-def _step_matches(step: Step, entry: Entry, parsed: ParsedStatement) -> bool:
+def _step_matches(step: Step, entry_hash: bytes, parsed: ParsedStatement) -> bool:
     return (
         parsed.kind == f"step.{step.kind}"
         and parsed.body == step.data
         and parsed.time == step.occurred_at
-        and step.entry_hash == entry.hash
+        and step.entry_hash == entry_hash
         and list(parsed.attachments) == [p.photo_sha256 for p in step.photos]
     )
 
 
 def verify_entries(
     reader: LogReader,
-    checkpoint: Checkpoint | None,
+    roots: TrustRoots,
     batch: Batch,
     steps: Sequence[Step],
-) -> dict[int, EntryVerdict]:
-    """A verdict for every ledger entry of the batch's subject, in seq order."""
+    cache: ChecksCache | None = None,
+) -> tuple[Seal, dict[int, EntryVerdict]]:
+    """The seal and a verdict for every ledger entry of the batch's subject, in seq order."""
     owner = batch.household.subject
-    keys = _Keys(reader)
+    stored = reader.latest_checkpoint()
+    entries = reader.subject_entries(batch.subject)
+    owner_entries = reader.subject_entries(owner)
+
+    def compute() -> SubjectChecks:
+        return check_subject(reader, roots, stored, batch.subject, owner, entries, owner_entries)
+
+    if cache is None:
+        checks = compute()
+    else:
+        key = rows_digest(roots, stored, batch.subject, owner, [*entries, *owner_entries])
+        checks = cache.get(key, compute)
+    hashes = {entry.seq: entry.hash for entry in entries}
     by_seq = {step.seq: step for step in steps}
-    verdicts: dict[int, EntryVerdict] = {}
-    previous = ZERO_HASH
-    for entry in reader.subject_entries(batch.subject):
-        chained = entry.subject_prev_hash == previous and _hash_ok(entry)
-        previous = entry.hash
-        try:
-            parsed = entry.statement.parse()
-        except LedgerError:
-            parsed = None
-        signed = matches = False
-        if parsed is not None and parsed.subject == batch.subject:
-            signed = _signed(entry, parsed, owner, keys)
-            step = by_seq.get(entry.seq)
-            if entry.seq == batch.seq:
-                matches = _batch_matches(batch, parsed)
-            elif step is not None:
-                matches = _step_matches(step, entry, parsed)
-        verdicts[entry.seq] = EntryVerdict(
-            entry.seq,
-            signed=signed,
-            chained=chained,
-            included=_included(reader, entry, checkpoint),
-            matches=matches,
+    verdicts = {}
+    for seq, verdict in checks.entries.items():
+        parsed, step = checks.parsed.get(seq), by_seq.get(seq)
+        matches = parsed is not None and (
+            _batch_matches(batch, parsed)
+            if seq == batch.seq
+            else step is not None and _step_matches(step, hashes[seq], parsed)
         )
-    return verdicts
+        verdicts[seq] = replace(verdict, matches=matches)
+    return checks.seal, verdicts
 
 
 # -- buyer checks ---------------------------------------------------------------------------
@@ -270,12 +430,15 @@ def harvested(effective: Sequence[Effective]) -> Decimal:
 
 
 def verify_batch(
-    reader: LogReader, log_key: NoteVerifier, batch: Batch, steps: Sequence[Step]
+    reader: LogReader,
+    roots: TrustRoots,
+    batch: Batch,
+    steps: Sequence[Step],
+    cache: ChecksCache | None = None,
 ) -> BatchReport:
     """Verdicts for the batch's entries (``steps``: all its steps, corrections included) and
-    the buyer checks, trusting only the ledger and the log key."""
-    seal, _ = verify_seal(reader, log_key)
-    entries = verify_entries(reader, seal.checkpoint, batch, steps)
+    the buyer checks, trusting only the ledger and the trust roots."""
+    seal, entries = verify_entries(reader, roots, batch, steps, cache)
     effective = effective_steps(steps)
     return BatchReport(
         seal=seal,

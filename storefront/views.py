@@ -1,4 +1,5 @@
-"""Public pages, opened by anyone from a QR code: no login, no JavaScript, cacheable.
+"""Public pages, opened by anyone from a QR code: no login, cacheable, complete without
+JavaScript (a batch page's one script re-checks its ledger bundle on the buyer's device).
 
 A page's ETag is tied to the ledger's tree size (every change to what a page shows is a new
 ledger entry), its language and its page number, so a repeat visit is a cheap 304.
@@ -22,10 +23,19 @@ from app.household.queries import attached_photo_key
 from app.household.views import photo_response
 from app.models import Batch
 from app.steps import as_statement_value
+from ledger import iter_subject_bundle
+from ledger.encoding import format_time
 
 from . import pages, qr
+from .verification import body_digest, trust_roots
 
-bp = Blueprint("storefront", __name__, template_folder="templates")
+bp = Blueprint(
+    "storefront",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/storefront/static",
+)
 
 PAGE_VERSION = "1"  # bump when templates change what a cached page looks like
 PAGE_MAX_AGE = 60  # seconds a cache may show a page before asking again (ETag: cheap 304)
@@ -35,7 +45,12 @@ LAST_PAGE = 10_000
 
 @bp.context_processor
 def _template_helpers() -> dict[str, object]:
-    return {"plain_number": as_statement_value, "localtime": localtime.display}
+    return {
+        "plain_number": as_statement_value,
+        "localtime": localtime.display,
+        "statement_time": format_time,
+        "body_digest": body_digest,
+    }
 
 
 @bp.errorhandler(NotFound)
@@ -47,14 +62,16 @@ def _page() -> int:
     return min(max(request.args.get("page", 1, type=int), 1), LAST_PAGE)
 
 
-def _cached(parts: tuple[object, ...], render: Callable[[], str]) -> Response:
+def _cached(
+    parts: tuple[object, ...], render: Callable[[], str], mimetype: str = "text/html"
+) -> Response:
     """Render unless the client holds the same version (If-None-Match), then 304."""
     key = "|".join(map(str, (PAGE_VERSION, goc().ledger.size(), get_locale(), *parts)))
     etag = hashlib.sha256(key.encode()).hexdigest()[:32]
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
-        response = Response(render(), mimetype="text/html")
+        response = Response(render(), mimetype=mimetype)
     response.set_etag(etag)
     response.cache_control.public = True
     response.cache_control.max_age = PAGE_MAX_AGE
@@ -67,7 +84,7 @@ def _batch_page(batch: Batch) -> Response:
 
     def render() -> str:
         data = pages.batch_page(db.session, goc(), batch, page)
-        return render_template("storefront/batch.html", p=data)
+        return render_template("storefront/batch.html", p=data, trust=trust_roots(goc().ledger))
 
     return _cached(("batch", batch.code, page), render)
 
@@ -75,6 +92,22 @@ def _batch_page(batch: Batch) -> Response:
 @bp.get("/b/<code>")
 def batch(code: str) -> Response:
     return _batch_page(pages.batch_by_code(db.session, code))
+
+
+@bp.get("/b/<code>/export")
+def batch_export(code: str) -> Response:
+    """The batch's subject bundle (docs/ledger-format.md, "Export bundle"): its entries and its
+    signers' key entries, each with its inclusion proof against the latest checkpoint. The
+    batch page's script verifies it on the buyer's device; ``python -m ledger verify`` too."""
+    found = pages.batch_by_code(db.session, code)
+    ledger = goc().ledger
+
+    def render() -> str:
+        return "".join(iter_subject_bundle(ledger, ledger.origin, found.subject))
+
+    response = _cached(("export", found.code), render, mimetype="application/jsonl")
+    response.headers["Content-Disposition"] = f'attachment; filename="{found.code}.jsonl"'
+    return response
 
 
 @bp.get("/01/<gtin>/10/<lot>")

@@ -23,7 +23,7 @@ from tests.ledger.test_tamper import bypass
 from tests.support import HOUSEHOLD_PHONES, jpeg_bytes
 
 BASE = "http://goc.test"
-PAGE_BUDGET = 100 * 1024  # HTML plus app.css, before photos
+PAGE_BUDGET = 100 * 1024  # HTML, its style sheets and its script, before photos
 START = date.today() - timedelta(days=40)
 GTIN13 = "8930000000019"  # 893: GS1 Vietnam; the check digit is right
 SPRAYING = {
@@ -186,9 +186,18 @@ class TestBatchPage:
                 )
             code = batch.code
         html = client.get(f"/b/{code}").data
-        with client.get("/static/app.css") as css:
-            assert len(html) + len(css.data) < PAGE_BUDGET
-        assert b"<script" not in html
+        # one same-origin script (the device check), nothing inline, nothing from elsewhere
+        [script] = re.findall(rb"<script[^>]*>", html)
+        assert script == b'<script src="/storefront/static/verify.js" defer>'
+        assert b"<style" not in html and b" style=" not in html
+        assets = re.findall(rb'<link rel="stylesheet" href="([^"]+)"', html)
+        assets.append(b"/storefront/static/verify.js")
+        weight = len(html)
+        for url in assets:
+            with client.get(url.decode()) as asset:
+                assert asset.status_code == 200, url
+                weight += len(asset.data)
+        assert weight < PAGE_BUDGET
 
 
 class TestUnknownCodes:
