@@ -5,6 +5,7 @@ Each test restores what it changed: the app fixture verifies the whole ledger af
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,7 +18,7 @@ from app.extensions import db
 from app.models import Batch, Household, Role, Step, User
 from app.services.households import reissue_key
 from app.services.ledger_statements import household_signer, sign
-from ledger import NoteSigner
+from ledger import BundleReader, LogVerifier, NoteSigner
 from storefront.verification import BatchReport, ChecksCache, trust_roots, verify_batch
 from tests.ledger.test_tamper import bypass
 from tests.storefront.test_pages import SPRAYING, ago, new_batch, step
@@ -195,3 +196,47 @@ def test_checks_are_cached_until_a_row_they_read_changes(batch: dict[str, Any]) 
     assert not result.verdict(harvest).signed and not result.verdict(harvest).chained
     assert len(cache._items) == 2
     assert report(batch["code"], cache).ok
+
+
+class TestExport:
+    def test_the_batch_bundle_verifies_offline_against_the_trust_roots(
+        self, client: Any, batch: dict[str, Any]
+    ) -> None:
+        response = client.get(f"/b/{batch['code']}/export")
+        assert response.status_code == 200
+        assert response.mimetype == "application/jsonl"
+        assert "public" in response.headers["Cache-Control"]
+        reader = BundleReader(io.StringIO(response.get_data(as_text=True)))
+        assert reader.header.subject == f"batch:{batch['code']}"
+        [note, *entries] = list(reader.items())
+        ledger = goc().ledger
+        verifier = LogVerifier(
+            log_key=ledger.log_signer.verifier, authority_keys=[goc().authority.verifier], workers=0
+        )
+        summary = verifier.verify_subject(reader.header.subject, note, entries)
+        assert summary.entries == 3 and summary.checkpoint.size == ledger.size()
+        kinds = [e.entry.statement.parse().kind for e in entries]
+        assert kinds == ["key.register", "batch.create", "step.spraying", "step.harvest"]
+
+    def test_is_cacheable_until_the_ledger_grows_and_unknown_batches_are_404(
+        self, client: Any, batch: dict[str, Any]
+    ) -> None:
+        url = f"/b/{batch['code']}/export"
+        etag = client.get(url).headers["ETag"]
+        assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+        created = db.session.scalar(select(Batch).where(Batch.code == batch["code"]))
+        step(created, "note", {"note": "thêm"})
+        assert client.get(url, headers={"If-None-Match": etag}).status_code == 200
+        assert client.get("/b/BNOSUCH/export").status_code == 404
+
+    def test_the_page_embeds_the_trust_roots_and_links_the_bundle_and_script(
+        self, client: Any, batch: dict[str, Any]
+    ) -> None:
+        html = client.get(f"/b/{batch['code']}").get_data(as_text=True)
+        assert f'data-log-key="{goc().ledger.log_signer.verifier.vkey()}"' in html
+        assert f'data-authority-keys="{goc().authority.verifier.vkey()}"' in html
+        assert f'data-bundle="/b/{batch["code"]}/export"' in html
+        assert 'id="device-check" class="banner" role="status" hidden' in html
+        with client.get("/storefront/static/verify.js") as script:
+            assert script.status_code == 200 and "javascript" in script.mimetype
+            assert "script-src 'self'" in script.headers["Content-Security-Policy"]
