@@ -9,11 +9,16 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from app.context import goc
+from app.extensions import db
+from app.models import Batch, Role, User
+from app.services.households import reissue_key
+from app.services.ledger_statements import household_signer
 from tests.ledger.test_tamper import bypass
 from tests.storefront.test_pages import SPRAYING, ago, new_batch, step
+from tests.storefront.test_verification import resign, tampered
 
 ON_DEVICE = "Đã kiểm chứng trên thiết bị này"
 FAILED_ON_DEVICE = "Kiểm chứng trên thiết bị này thất bại"
@@ -109,3 +114,31 @@ def test_without_ed25519_the_page_shows_the_servers_verdict_and_says_so(
     expect(banner).to_contain_text("không kiểm được chữ ký Ed25519")
     expect(device_verdicts(page)).to_have_count(0)
     expect(page.locator(".verdict.ok")).to_have_count(3)  # the server's verdicts stay
+
+
+def test_a_revoked_key_verifies_only_before_its_revocation_on_this_device(
+    app: Any, live_server: str, phone_page: Any, batch: dict[str, Any]
+) -> None:
+    """The script replays key.revoke as well as key.register: after a key reissue, the old key's
+    entries from before the revocation and the new key's entries verify; an entry re-signed
+    with the old key after its revocation does not."""
+    with app.app_context():
+        found = db.session.scalar(select(Batch).where(Batch.code == batch["code"]))
+        old_signer = household_signer(goc(), found.household)
+        admin = db.session.scalar(select(User).where(User.role == Role.ADMIN))
+        reissue_key(db.session, goc(), actor=admin, household=found.household, reason="mất máy")
+        late = step(found, "note", {"note": "Ghi bằng khoá mới"})
+        late_id, late_seq = late.id, late.seq
+    page = phone_page
+    page.goto(f"{live_server}/b/{batch['code']}")
+    expect(page.locator("#device-check")).to_have_attribute("data-state", "verified")
+    expect(page.locator(".verdict.device.ok")).to_have_count(4)
+
+    with app.app_context(), tampered(resign(late_seq, old_signer)):
+        page.context.new_cdp_session(page).send("Network.clearBrowserCache")
+        page.reload()
+        expect(page.locator("#device-check")).to_have_attribute("data-state", "failed")
+        late_step = page.locator(f"#step-{late_id}")
+        expect(late_step.locator(".verdict.device")).to_have_text(f"✗ {FAILED_ON_DEVICE}")
+        expect(late_step.locator(".checks.device")).to_contain_text("Chữ ký không khớp")
+        expect(page.locator(".verdict.device.ok")).to_have_count(3)
