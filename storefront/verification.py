@@ -197,7 +197,8 @@ def replay_keys(
 
 
 def _signed(entry: Entry, parsed: ParsedStatement, owner: str, keys: LogState) -> bool:
-    """Signed by a key registered to ``owner`` before this entry and not revoked before it."""
+    """Signed by a key registered to ``owner`` before this entry and not revoked before it
+    (``keys.keys``: registered keys only; an authority key is not the household's)."""
     record = keys.keys.get(parsed.key)
     if record is None or record.owner != owner or record.registered_seq is None:
         return False
@@ -256,7 +257,8 @@ def rows_digest(
     stored: StoredCheckpoint | None,
     subject: str,
     owner: str,
-    entries: Iterable[Entry],
+    entries: Sequence[Entry],
+    owner_entries: Sequence[Entry],
 ) -> bytes:
     """A digest of everything :func:`check_subject` reads besides the Merkle nodes (whose
     proofs only ever confirm a fact about an entry hash and a signed root)."""
@@ -270,9 +272,11 @@ def rows_digest(
     put(roots.log_key.vkey(), *sorted(roots.authorities), subject, owner)
     if stored is not None:
         put(stored.size, stored.root, stored.note, stored.created_micros)
-    for e in entries:
-        put(e.seq, e.received_micros, e.prev_hash, e.subject_prev_hash)
-        put(e.statement.data, e.statement.signature, e.hash)
+    for rows in (entries, owner_entries):
+        put(len(rows))
+        for e in rows:
+            put(e.seq, e.received_micros, e.prev_hash, e.subject_prev_hash)
+            put(e.statement.data, e.statement.signature, e.hash)
     return digest.digest()
 
 
@@ -287,6 +291,9 @@ class ChecksCache:
         self.size = size
         self._items: OrderedDict[bytes, SubjectChecks] = OrderedDict()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get(self, key: bytes, compute: Callable[[], SubjectChecks]) -> SubjectChecks:
         with self._lock:
@@ -353,7 +360,7 @@ def verify_entries(
     if cache is None:
         checks = compute()
     else:
-        key = rows_digest(roots, stored, batch.subject, owner, [*entries, *owner_entries])
+        key = rows_digest(roots, stored, batch.subject, owner, entries, owner_entries)
         checks = cache.get(key, compute)
     hashes = {entry.seq: entry.hash for entry in entries}
     by_seq = {step.seq: step for step in steps}

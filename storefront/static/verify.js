@@ -78,7 +78,8 @@
     }
     const [origin, size, root] = text.split("\n");
     if (!signed || origin !== logKey.name || !/^(0|[1-9]\d*)$/.test(size)) return null;
-    return { size: Number(size), root: b64(root) };
+    const rootHash = b64(root);
+    return rootHash.length === 32 ? { size: Number(size), root: rootHash } : null;
   }
 
   // RFC 9162 2.1.3.2: is `leaf` at `index` of the tree of `size` with this root?
@@ -259,10 +260,12 @@
       return;
     }
     const note = lines.find((l) => l.type === "checkpoint");
-    const seal = note ? await checkpoint(note.note, logKey) : null;
+    // Malformed data (bad base64, a missing field) fails its own check, not the whole page.
+    const seal = note ? await checkpoint(note.note, logKey).catch(() => null) : null;
     const entries = [];
     for (const line of lines.filter((l) => l.type === "entry").sort((a, b) => a.seq - b.seq)) {
-      entries.push(await entry(line, seal));
+      const broken = { seq: line.seq, claimed: line.hash, statement: null, hashOk: false };
+      entries.push(await entry(line, seal).catch(() => broken));
     }
     const keys = await replayKeys(entries, say.owner, authorities);
     const shown = new Map(

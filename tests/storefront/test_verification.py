@@ -185,7 +185,7 @@ def test_checks_are_cached_until_a_row_they_read_changes(batch: dict[str, Any]) 
     first = report(batch["code"], cache)
     again = report(batch["code"], cache)
     assert first.ok and again.ok
-    assert len(cache._items) == 1  # the second page view reused the checks
+    assert len(cache) == 1  # the second page view reused the checks
     _, _, harvest = batch["seqs"]
     original = goc().ledger.entry(harvest).statement.data
     changed = original.replace(b'"quantity":"50"', b'"quantity":"60"')
@@ -194,7 +194,7 @@ def test_checks_are_cached_until_a_row_they_read_changes(batch: dict[str, Any]) 
     ):
         result = report(batch["code"], cache)
     assert not result.verdict(harvest).signed and not result.verdict(harvest).chained
-    assert len(cache._items) == 2
+    assert len(cache) == 2
     assert report(batch["code"], cache).ok
 
 
