@@ -94,6 +94,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .auth import views as auth_views
     from .cli import register as register_cli
     from .household import views as household_views
+    from .services import checkpoints
 
     errors.init_app(app)  # after the API: one error mapping for HTML and JSON
     security.init_app(app)
@@ -103,6 +104,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(storefront_bp)
     register_api(app)
     audit.register()
+    checkpoints.init_app(app)
     register_cli(app)
 
     @app.context_processor
