@@ -7,7 +7,9 @@ ledger entry), its language and its page number, so a repeat visit is a cheap 30
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
@@ -23,7 +25,7 @@ from app.household.views import photo_response
 from app.models import Batch
 from app.steps import as_statement_value
 
-from . import pages, qr
+from . import epcis, pages, qr
 
 bp = Blueprint("storefront", __name__, template_folder="templates")
 
@@ -75,6 +77,16 @@ def _batch_page(batch: Batch) -> Response:
 @bp.get("/b/<code>")
 def batch(code: str) -> Response:
     return _batch_page(pages.batch_by_code(db.session, code))
+
+
+@bp.get("/b/<code>/epcis.jsonld")
+def batch_epcis(code: str) -> Response:
+    """The batch as an EPCIS 2.0 JSON-LD document (storefront.epcis)."""
+    found = pages.batch_by_code(db.session, code)
+    document = epcis.batch_document(
+        goc().settings.public_base_url, found, list(found.steps), now=datetime.now(UTC)
+    )
+    return Response(json.dumps(document, ensure_ascii=False), mimetype=epcis.MEDIA_TYPE)
 
 
 @bp.get("/01/<gtin>/10/<lot>")
