@@ -18,8 +18,9 @@ from marshmallow import Schema, fields, validate
 from ledger import Entry, LogReader, StoredCheckpoint
 from ledger.bundle import entry_line, iter_log_bundle
 
+from .api.schemas import Hex
 from .context import goc
-from .errors import DomainError
+from .errors import DomainError, NotFound
 from .extensions import csrf, openapi
 
 MAX_PAGE = 1000
@@ -49,11 +50,6 @@ def _text(description: str, media_type: str = "text/plain") -> dict[str, Any]:
 
 def _bad(field: str, message: str) -> DomainError:
     return DomainError(f"{field}: {message}", errors={field: [message]})
-
-
-class NotYet(DomainError):
-    status = 404
-    code = "not_found"
 
 
 def _reader() -> LogReader:
@@ -115,11 +111,6 @@ class ConsistencyQuery(Schema):
 
 
 # Responses
-
-
-class Hex(fields.String):
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
-        return None if value is None else bytes(value).hex()
 
 
 class CheckpointOut(Schema):
@@ -188,7 +179,7 @@ def checkpoint() -> Response:
     """The latest checkpoint (C2SP tlog-checkpoint signed note)"""
     latest = _reader().latest_checkpoint()
     if latest is None:
-        raise NotYet("The log has no checkpoint yet.")
+        raise NotFound("The log has no checkpoint yet.")
     response = Response(latest.note, mimetype="text/plain")
     response.cache_control.no_cache = True
     return response
@@ -276,7 +267,7 @@ def export() -> Response:
     reader = _reader()
     latest = reader.latest_checkpoint()
     if latest is None:
-        raise NotYet("The log has no checkpoint yet.")
+        raise NotFound("The log has no checkpoint yet.")
     origin = goc().ledger.origin
     # Cut at the checkpoint read now: appends made while the bundle streams cannot tear it.
     lines: Iterator[str] = iter_log_bundle(reader, origin, upto=latest.size)
