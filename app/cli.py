@@ -15,7 +15,7 @@ from flask import Flask, current_app, url_for
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from ledger import LogVerifier, VerificationError
+from ledger import LedgerError, LogVerifier, VerificationError
 
 from .context import goc
 from .demo import DEMO_PASSWORD, seed_demo
@@ -209,7 +209,7 @@ def publish_checkpoints_command() -> None:
     """Write to object storage every checkpoint not yet published there (safe to repeat)."""
     try:
         count = publish_checkpoints(db.engine, goc().storage)
-    except StorageError as exc:
+    except (StorageError, LedgerError) as exc:
         raise click.ClickException(f"publication failed: {exc}") from exc
     latest = published_size(goc().storage)
     click.echo(f"Published {count} checkpoints; the latest published is size {latest}.")
