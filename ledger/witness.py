@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoint import Checkpoint, NoteSignature, SignedNote
-from .encoding import hex32
+from .encoding import b64encode, hex32
 from .errors import CheckpointError, LedgerError, MalformedError, ProofError, VerificationError
 from .keys import NoteSigner, NoteVerifier
 from .merkle import EMPTY_ROOT, verify_consistency
@@ -62,6 +62,13 @@ def cosigner_key_id(name: str, public_key: bytes) -> int:
         name.encode() + b"\n" + bytes([COSIGNATURE_ED25519]) + public_key
     ).digest()
     return int(struct.unpack(">I", digest[:4])[0])
+
+
+def cosigner_vkey(cosigner: NoteVerifier) -> str:
+    """The cosigner's verifier key string as C2SP writes it for type 0x04 (what others pin)."""
+    key_id = cosigner_key_id(cosigner.name, cosigner.public_key)
+    blob = b64encode(bytes([COSIGNATURE_ED25519]) + cosigner.public_key)
+    return f"{cosigner.name}+{key_id:08x}+{blob}"
 
 
 def cosigned_message(checkpoint_text: str, timestamp: int) -> bytes:

@@ -18,7 +18,14 @@ import pytest
 from ledger import Checkpoint, CheckpointError, LogReader, NoteSigner
 from ledger.checkpoint import NoteSignature
 from ledger.cli import main as ledger_cli
-from ledger.witness import Witness, WitnessAlarm, cosign, cosigner_key_id, verify_cosignature
+from ledger.witness import (
+    Witness,
+    WitnessAlarm,
+    cosign,
+    cosigner_key_id,
+    cosigner_vkey,
+    verify_cosignature,
+)
 from tests.support import Fixture, migrate
 
 WITNESS = NoteSigner.from_seed("witness.goc.test/w1", bytes([9]) * 32)
@@ -259,6 +266,9 @@ def test_cosignature_format() -> None:
     )
     assert WITNESS.verifier.verify(raw[12:], message)
     assert verify_cosignature(cosigned, WITNESS.verifier) == 1679315147
+    name, hex_id, key = cosigner_vkey(WITNESS.verifier).split("+", 2)
+    assert (name, int(hex_id, 16)) == (WITNESS.name, key_id)
+    assert base64.b64decode(key) == b"\x04" + WITNESS.public_key
     # Verifying the original note alone (no cosignature) or a forged one fails.
     with pytest.raises(CheckpointError):
         verify_cosignature(note, WITNESS.verifier)
