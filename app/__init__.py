@@ -88,12 +88,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from storefront import bp as storefront_bp  # the one place the app knows the storefront
 
-    from . import errors, security
+    from . import audit, errors, security
     from .admin import views as admin_views
     from .api import register as register_api
     from .auth import views as auth_views
     from .cli import register as register_cli
     from .household import views as household_views
+    from .services import checkpoints
 
     errors.init_app(app)  # after the API: one error mapping for HTML and JSON
     security.init_app(app)
@@ -102,6 +103,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(storefront_bp)
     register_api(app)
+    audit.register()
+    checkpoints.init_app(app)
     register_cli(app)
 
     @app.context_processor
@@ -117,11 +120,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _select_locale() -> str:
     """Pages are in Vietnamese unless English was chosen (?lang=en, kept in the session); API
-    clients get English unless they ask for Vietnamese (?lang=vi or Accept-Language)."""
+    clients (and the audit API under /ledger) get English unless they ask for Vietnamese (?lang=vi
+    or Accept-Language)."""
     if not has_request_context():
         return "vi"
     chosen = request.args.get("lang")
-    if request.path.startswith("/api/"):
+    if request.path.startswith(("/api/", "/ledger/")):
         if chosen in LANGUAGES:
             return chosen
         return request.accept_languages.best_match(LANGUAGES, default="en") or "en"

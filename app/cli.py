@@ -15,7 +15,7 @@ from flask import Flask, current_app, url_for
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from ledger import LogVerifier, VerificationError
+from ledger import LedgerError, LogVerifier, VerificationError
 
 from .context import goc
 from .demo import DEMO_PASSWORD, seed_demo
@@ -24,7 +24,9 @@ from .extensions import db
 from .models import Batch, Role, User
 from .models.households import PUBLIC_FIELDS
 from .services.accounts import create_admin, issue_token
+from .services.checkpoints import publish_checkpoints, published_size
 from .services.households import enroll_household, national_phone, normalise_phone
+from .storage import StorageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -201,10 +203,23 @@ def verify_ledger_command(workers: int | None) -> None:
     click.echo(summary.line())
 
 
+@click.command("publish-checkpoints")
+@with_appcontext
+def publish_checkpoints_command() -> None:
+    """Write to object storage every checkpoint not yet published there (safe to repeat)."""
+    try:
+        count = publish_checkpoints(db.engine, goc().storage)
+    except (StorageError, LedgerError) as exc:
+        raise click.ClickException(f"publication failed: {exc}") from exc
+    latest = published_size(goc().storage)
+    click.echo(f"Published {count} checkpoints; the latest published is size {latest}.")
+
+
 COMMANDS = (
     create_admin_command,
     enroll_household_command,
     issue_token_command,
+    publish_checkpoints_command,
     seed_demo_command,
     verify_ledger_command,
 )

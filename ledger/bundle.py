@@ -46,10 +46,13 @@ def _dump(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def iter_log_bundle(reader: LogReader, origin: str) -> Iterator[str]:
-    """The whole-log bundle, line by line, reading the log in bounded pages."""
+def iter_log_bundle(reader: LogReader, origin: str, *, upto: int | None = None) -> Iterator[str]:
+    """The whole-log bundle, line by line, reading the log in bounded pages.
+
+    ``upto`` cuts it at that tree size (see :meth:`LogReader.iter_log`).
+    """
     yield _dump({"format": FORMAT, "scope": "log", "origin": origin})
-    for item in reader.iter_log():
+    for item in reader.iter_log(upto=upto):
         if isinstance(item, str):
             yield _dump({"type": "checkpoint", "note": item})
         else:

@@ -1,4 +1,4 @@
-"""``python -m ledger``: verify a log or bundle, export bundles, make keys."""
+"""``python -m ledger``: verify a log or bundle, export bundles, witness a log, make keys."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .keys import NoteSigner, NoteVerifier
 from .schema import open_engine
 from .store import LogReader
 from .verify import LogSummary, LogVerifier, ProvenEntry
+from .witness import FetchError, Witness, WitnessAlarm
 
 
 def _is_database_url(source: str) -> bool:
@@ -69,6 +70,28 @@ def _export(args: argparse.Namespace) -> None:
         engine.dispose()
 
 
+def _witness(args: argparse.Namespace) -> int:
+    witness = Witness(
+        args.url,
+        NoteVerifier.from_vkey(args.log_key),
+        Path(args.state),
+        cosigner=NoteSigner.from_skey(args.cosign) if args.cosign else None,
+    )
+    try:
+        seen = witness.observe()
+    except WitnessAlarm as exc:
+        # Loud on purpose: this is the one thing a witness exists to notice.
+        print(f"ALARM: {exc}", file=sys.stderr)
+        print("ALARM: the state is unchanged; keep it as evidence.", file=sys.stderr)
+        return 1
+    except FetchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(seen.line(), file=sys.stderr)
+    print(seen.cosigned if seen.cosigned is not None else seen.note, end="")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ledger", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -86,6 +109,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     export.add_argument("output", help="bundle file to write")
     export.add_argument("--subject", help="export one subject with inclusion proofs")
 
+    witness = commands.add_parser(
+        "witness",
+        help="check a log's latest checkpoint against the last one seen; optionally cosign it",
+    )
+    witness.add_argument("url", help="the log's audit API, e.g. https://goc.example/ledger")
+    witness.add_argument("--log-key", required=True, help="the log's C2SP verifier key")
+    witness.add_argument("--state", required=True, help="folder keeping the last checkpoint seen")
+    witness.add_argument("--cosign", help="signer key (skey) to cosign the checkpoint with")
+
     keygen = commands.add_parser("keygen", help="make an Ed25519 key: prints skey then vkey")
     keygen.add_argument("name", help="key name, e.g. the log origin")
 
@@ -93,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "verify":
             print(_verify(args).line())
+        elif args.command == "witness":
+            return _witness(args)
         elif args.command == "export":
             _export(args)
         else:

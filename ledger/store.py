@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -205,14 +206,19 @@ class LogReader:
                 return
             after = page[-1].size
 
-    def iter_log(self) -> Iterator[Entry | str]:
+    def iter_log(self, *, upto: int | None = None) -> Iterator[Entry | str]:
         """Entries in seq order, each checkpoint note right after the entry completing its size.
 
-        Checkpoints beyond the last entry (a truncated log) come last.
+        Checkpoints beyond the last entry (a truncated log) come last. With ``upto``, only the
+        first ``upto`` entries and the checkpoints up to that size: a snapshot that appends made
+        while it is read cannot tear.
         """
         checkpoints = self.iter_checkpoints()
+        if upto is not None:
+            limit = upto
+            checkpoints = itertools.takewhile(lambda c: c.size <= limit, checkpoints)
         pending = next(checkpoints, None)
-        for entry in self.iter_entries():
+        for entry in self.iter_entries(stop=upto):
             while pending is not None and pending.size <= entry.seq:
                 yield pending.note
                 pending = next(checkpoints, None)

@@ -8,7 +8,9 @@ ledger entry), its language and its page number, so a repeat visit is a cheap 30
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
@@ -26,7 +28,7 @@ from app.steps import as_statement_value
 from ledger import iter_subject_bundle
 from ledger.encoding import format_time
 
-from . import pages, qr
+from . import epcis, pages, qr
 from .verification import body_digest, trust_roots
 
 bp = Blueprint(
@@ -108,6 +110,16 @@ def batch_export(code: str) -> Response:
     response = _cached(("export", found.code), render, mimetype="application/jsonl")
     response.headers["Content-Disposition"] = f'attachment; filename="{found.code}.jsonl"'
     return response
+
+
+@bp.get("/b/<code>/epcis.jsonld")
+def batch_epcis(code: str) -> Response:
+    """The batch as an EPCIS 2.0 JSON-LD document (storefront.epcis)."""
+    found = pages.batch_by_code(db.session, code)
+    document = epcis.batch_document(
+        goc().settings.public_base_url, found, list(found.steps), now=datetime.now(UTC)
+    )
+    return Response(json.dumps(document, ensure_ascii=False), mimetype=epcis.MEDIA_TYPE)
 
 
 @bp.get("/01/<gtin>/10/<lot>")

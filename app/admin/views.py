@@ -15,7 +15,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 
+from .. import exports
 from ..context import goc
 from ..errors import Conflict, DomainError, ValidationFailed
 from ..extensions import db, login_manager
@@ -104,6 +106,20 @@ def overview() -> ResponseReturnValue:
         "admin/overview.html",
         households=household_summaries(db.session),
         indicators=indicators(db.session),
+    )
+
+
+@bp.get("/steps.csv")
+def hamlet_steps_csv() -> Response:
+    """Every household's steps as CSV, for the co-op's spreadsheets."""
+    return exports.csv_response(exports.steps_csv(db.session), "goc-hamlet-steps.csv")
+
+
+@bp.get("/households/<code>/steps.csv")
+def household_steps_csv(code: str) -> Response:
+    household = get_household(db.session, code)
+    return exports.csv_response(
+        exports.steps_csv(db.session, household), f"goc-{household.code}-steps.csv"
     )
 
 

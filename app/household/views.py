@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from .. import exports
 from ..context import goc
 from ..errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db, login_manager
@@ -117,6 +118,15 @@ def dashboard() -> ResponseReturnValue:
         summaries=summaries,
         page=page,
         more=more,
+    )
+
+
+@bp.get("/steps.csv")
+def steps_csv() -> Response:
+    """The household's own steps as CSV (never another household's: there is no code here)."""
+    household = _household()
+    return exports.csv_response(
+        exports.steps_csv(db.session, household), f"goc-{household.code}-steps.csv"
     )
 
 

@@ -14,6 +14,7 @@ from ledger.schema import WRITE_TRANSACTION
 from ..context import Goc
 from ..errors import Conflict
 from ..models import Household
+from .checkpoints import mark_appended
 
 
 def household_signer(goc: Goc, household: Household) -> NoteSigner:
@@ -56,5 +57,8 @@ def begin_write(session: Session | scoped_session[Session]) -> None:
 
 
 def append(session: Session, goc: Goc, statements: Sequence[SignedStatement]) -> list[Entry]:
-    """Append within the session's write transaction; the caller's commit makes it durable."""
-    return goc.ledger.append_in(session.connection(), statements)
+    """Append within the session's write transaction; the caller's commit makes it durable
+    (and publishes the new checkpoint, see services.checkpoints)."""
+    entries = goc.ledger.append_in(session.connection(), statements)
+    mark_appended(session)
+    return entries
