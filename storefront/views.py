@@ -23,7 +23,8 @@ from app.household.views import photo_response
 from app.models import Batch
 from app.steps import as_statement_value
 
-from . import pages, qr
+from . import labels, pages, qr
+from .market import MarketFilters, market_page
 
 bp = Blueprint("storefront", __name__, template_folder="templates")
 
@@ -72,6 +73,19 @@ def _batch_page(batch: Batch) -> Response:
     return _cached(("batch", batch.code, page), render)
 
 
+@bp.get("/")
+def market() -> Response:
+    """The marketplace home: batches across the hamlet, newest first."""
+    filters = MarketFilters.from_args(request.args)
+    page = _page()
+
+    def render() -> str:
+        data = market_page(db.session, filters, page)
+        return render_template("storefront/market.html", m=data, filters=filters)
+
+    return _cached(("market", filters.query, filters.product, filters.commune, page), render)
+
+
 @bp.get("/b/<code>")
 def batch(code: str) -> Response:
     return _batch_page(pages.batch_by_code(db.session, code))
@@ -82,6 +96,24 @@ def batch(code: str) -> Response:
 def digital_link(gtin: str, lot: str, qualifiers: str = "") -> Response:
     """GS1 Digital Link: extra key qualifiers (/21/...) and attributes (?17=...) are ignored."""
     return _batch_page(pages.batch_by_digital_link(db.session, gtin, lot))
+
+
+@bp.get("/b/<code>/labels")
+def batch_labels(code: str) -> Response:
+    """An A4 sheet of stickers for the batch, to print (public: it shows only public data)."""
+    found = pages.batch_by_code(db.session, code)
+    layout = labels.layout(request.args.get("per_page"))
+
+    def render() -> str:
+        return render_template(
+            "storefront/labels.html",
+            batch=found,
+            layout=layout,
+            layouts=labels.LAYOUTS,
+            public_url=pages.batch_url(goc(), found),
+        )
+
+    return _cached(("labels", code, layout.per_page), render)
 
 
 @bp.get("/h/<code>")
