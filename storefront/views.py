@@ -20,10 +20,10 @@ from app.extensions import db
 from app.household import localtime
 from app.household.queries import attached_photo_key
 from app.household.views import photo_response
-from app.models import Batch
 from app.steps import as_statement_value
 
 from . import labels, pages, qr
+from .cache import ledger_state, page_cache
 from .market import MarketFilters, market_page
 
 bp = Blueprint("storefront", __name__, template_folder="templates")
@@ -48,14 +48,24 @@ def _page() -> int:
     return min(max(request.args.get("page", 1, type=int), 1), LAST_PAGE)
 
 
-def _cached(parts: tuple[object, ...], render: Callable[[], str]) -> Response:
-    """Render unless the client holds the same version (If-None-Match), then 304."""
-    key = "|".join(map(str, (PAGE_VERSION, goc().ledger.size(), get_locale(), *parts)))
+def _cached(
+    parts: tuple[object, ...], render: Callable[[], str], subject: str | None = None
+) -> Response:
+    """304 if the client holds this version (If-None-Match); else the page this worker last
+    rendered for it; else render it now and keep it. A page of a ledger ``subject`` also
+    changes version when that subject's entries change in place (see storefront.cache)."""
+    size, fingerprint = ledger_state(goc().ledger, subject)
+    key = "|".join(map(str, (PAGE_VERSION, size, get_locale(), *parts, fingerprint)))
     etag = hashlib.sha256(key.encode()).hexdigest()[:32]
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
-        response = Response(render(), mimetype="text/html")
+        pages_cache = page_cache()
+        html = pages_cache.get(etag)
+        if html is None:
+            html = render()
+            pages_cache.put(etag, html)
+        response = Response(html, mimetype="text/html")
     response.set_etag(etag)
     response.cache_control.public = True
     response.cache_control.max_age = PAGE_MAX_AGE
@@ -63,14 +73,15 @@ def _cached(parts: tuple[object, ...], render: Callable[[], str]) -> Response:
     return response
 
 
-def _batch_page(batch: Batch) -> Response:
+def _batch_page(code: str) -> Response:
     page = _page()
 
-    def render() -> str:
+    def render() -> str:  # an unknown code raises the friendly 404 here, before any caching
+        batch = pages.batch_by_code(db.session, code)
         data = pages.batch_page(db.session, goc(), batch, page)
         return render_template("storefront/batch.html", p=data)
 
-    return _cached(("batch", batch.code, page), render)
+    return _cached(("batch", code, page), render, subject=f"batch:{code}")
 
 
 @bp.get("/")
@@ -88,14 +99,14 @@ def market() -> Response:
 
 @bp.get("/b/<code>")
 def batch(code: str) -> Response:
-    return _batch_page(pages.batch_by_code(db.session, code))
+    return _batch_page(code)
 
 
 @bp.get("/01/<gtin>/10/<lot>")
 @bp.get("/01/<gtin>/10/<lot>/<path:qualifiers>")
 def digital_link(gtin: str, lot: str, qualifiers: str = "") -> Response:
     """GS1 Digital Link: extra key qualifiers (/21/...) and attributes (?17=...) are ignored."""
-    return _batch_page(pages.batch_by_digital_link(db.session, gtin, lot))
+    return _batch_page(pages.batch_by_digital_link(db.session, gtin, lot).code)
 
 
 @bp.get("/b/<code>/labels")
