@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, func, select
 from ledger import Ledger
 from ledger.schema import entries
 
-PAGES_PER_WORKER = 256  # a few MB at most: pages are under 100 KB
+PAGES_PER_WORKER = 256  # at most 25 MB: a page stays under 100 KB
 
 
 class PageCache:
