@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from app.context import goc
 from app.extensions import db
@@ -15,6 +16,7 @@ from app.search import fold
 from app.services.households import update_profile
 from storefront import market
 from tests.storefront.test_pages import PAGE_BUDGET, ago, member, new_batch, step
+from tests.support import migrate
 
 
 def listed(html: str) -> list[str]:
@@ -36,6 +38,32 @@ def hamlet(app: Any) -> dict[str, str]:
         return {"pomelo": pomelo.code, "rice": rice.code, "beans": beans.code}
 
 
+def test_migration_fills_the_search_keys_of_existing_rows(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate(url, "0002_app_tables")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO households (id, code, head_name, hamlet, commune, province, crops,"
+            " sanitation, waste_treatment, certificates, share_location, phone, bank_bin,"
+            " bank_account, bank_account_name, created_at) VALUES (1, 'H1', 'Đặng Thị Lụa',"
+            " 'Thôn Đông', 'Phúc Đồng', 'Hà Tĩnh', '', '', '', '', 0, '+84912000101', '', '',"
+            " '', '2026-01-01')"))  # fmt: skip
+        conn.execute(text(
+            "INSERT INTO batches (id, code, household_id, product, variety, plot, unit,"
+            " start_date, lot, seq, created_at) VALUES (1, 'BOLD1', 1, 'Bưởi', 'Da xanh', '',"
+            " 'quả', '2026-01-01', 'L-01', 7, '2026-01-01')"))  # fmt: skip
+    migrate(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT search_text FROM batches")).scalar_one() == (
+            "buoi da xanh l 01 bold1"
+        )
+        assert conn.execute(text("SELECT search_text FROM households")).scalar_one() == (
+            "dang thi lua thon dong phuc dong ha tinh"
+        )
+    engine.dispose()
+
+
 def test_fold_removes_diacritics_and_d_bar() -> None:
     assert fold("Bưởi  DA-xanh") == "buoi da xanh"
     assert fold("Đậu đỏ Đức Thọ") == "dau do duc tho"
@@ -52,8 +80,8 @@ class TestListing:
         assert listed(html) == [hamlet["beans"], hamlet["rice"], hamlet["pomelo"]]
         shown = ["Bưởi", "Da xanh", "Gạo", "ST25", "Đậu đỏ", "Nguyễn Văn An", "Trần Thị Bình"]
         shown += ["Hương Khê", "Phúc Đồng", "Đã thu hoạch", "Đang canh tác"]
-        for text in shown:
-            assert text in html, text
+        for expected in shown:
+            assert expected in html, expected
         pomelo = html[html.index(f'href="/b/{hamlet["pomelo"]}"') - 300 :]
         assert re.search(r'<img src="/p/[0-9a-f]{64}\.jpg"', pomelo)
         assert 'lang="vi"' in html
