@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.context import Goc
-from app.errors import NotFound
+from app.errors import DomainError, NotFound
 from app.household import localtime
 from app.household.forms import PUBLIC_PROFILE_FIELDS
 from app.household.queries import TimelineItem, timeline
@@ -28,6 +28,10 @@ HOUSEHOLD_BATCHES = 50  # the newest batches listed on a household's page
 
 class UnknownCode(NotFound):
     """No public batch or household under that code (the storefront's friendly 404)."""
+
+
+class BadParameter(DomainError):
+    """A query string parameter of a public page is invalid (400, naming the parameter)."""
 
 
 def batch_by_code(session: Session, code: str) -> Batch:

@@ -23,12 +23,13 @@ from app.extensions import db
 from app.household import localtime
 from app.household.queries import attached_photo_key
 from app.household.views import photo_response
-from app.models import Batch
 from app.steps import as_statement_value
 from ledger import iter_subject_bundle
 from ledger.encoding import format_time
 
-from . import epcis, pages, qr
+from . import epcis, labels, pages, qr
+from .cache import ledger_state, page_cache
+from .market import MarketFilters, market_page
 from .verification import body_digest, trust_roots
 
 bp = Blueprint(
@@ -65,15 +66,26 @@ def _page() -> int:
 
 
 def _cached(
-    parts: tuple[object, ...], render: Callable[[], str], mimetype: str = "text/html"
+    parts: tuple[object, ...],
+    render: Callable[[], str],
+    subject: str | None = None,
+    mimetype: str = "text/html",
 ) -> Response:
-    """Render unless the client holds the same version (If-None-Match), then 304."""
-    key = "|".join(map(str, (PAGE_VERSION, goc().ledger.size(), get_locale(), *parts)))
+    """304 if the client holds this version (If-None-Match); else the page this worker last
+    rendered for it; else render it now and keep it. A page of a ledger ``subject`` also
+    changes version when that subject's entries change in place (see storefront.cache)."""
+    size, fingerprint = ledger_state(goc().ledger, subject)
+    key = "|".join(map(str, (PAGE_VERSION, size, get_locale(), *parts, fingerprint)))
     etag = hashlib.sha256(key.encode()).hexdigest()[:32]
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
-        response = Response(render(), mimetype=mimetype)
+        pages_cache = page_cache()
+        html = pages_cache.get(etag)
+        if html is None:
+            html = render()
+            pages_cache.put(etag, html)
+        response = Response(html, mimetype=mimetype)
     response.set_etag(etag)
     response.cache_control.public = True
     response.cache_control.max_age = PAGE_MAX_AGE
@@ -81,19 +93,33 @@ def _cached(
     return response
 
 
-def _batch_page(batch: Batch) -> Response:
+def _batch_page(code: str) -> Response:
     page = _page()
 
-    def render() -> str:
+    def render() -> str:  # an unknown code raises the friendly 404 here, before any caching
+        batch = pages.batch_by_code(db.session, code)
         data = pages.batch_page(db.session, goc(), batch, page)
         return render_template("storefront/batch.html", p=data, trust=trust_roots(goc().ledger))
 
-    return _cached(("batch", batch.code, page), render)
+    return _cached(("batch", code, page), render, subject=f"batch:{code}")
+
+
+@bp.get("/")
+def market() -> Response:
+    """The marketplace home: batches across the hamlet, newest first."""
+    filters = MarketFilters.from_args(request.args)
+    page = _page()
+
+    def render() -> str:
+        data = market_page(db.session, filters, page)
+        return render_template("storefront/market.html", m=data, filters=filters)
+
+    return _cached(("market", filters.query, filters.product, filters.commune, page), render)
 
 
 @bp.get("/b/<code>")
 def batch(code: str) -> Response:
-    return _batch_page(pages.batch_by_code(db.session, code))
+    return _batch_page(code)
 
 
 @bp.get("/b/<code>/export")
@@ -107,7 +133,9 @@ def batch_export(code: str) -> Response:
     def render() -> str:
         return "".join(iter_subject_bundle(ledger, ledger.origin, found.subject))
 
-    response = _cached(("export", found.code), render, mimetype="application/jsonl")
+    response = _cached(
+        ("export", found.code), render, subject=found.subject, mimetype="application/jsonl"
+    )
     response.headers["Content-Disposition"] = f'attachment; filename="{found.code}.jsonl"'
     return response
 
@@ -126,7 +154,25 @@ def batch_epcis(code: str) -> Response:
 @bp.get("/01/<gtin>/10/<lot>/<path:qualifiers>")
 def digital_link(gtin: str, lot: str, qualifiers: str = "") -> Response:
     """GS1 Digital Link: extra key qualifiers (/21/...) and attributes (?17=...) are ignored."""
-    return _batch_page(pages.batch_by_digital_link(db.session, gtin, lot))
+    return _batch_page(pages.batch_by_digital_link(db.session, gtin, lot).code)
+
+
+@bp.get("/b/<code>/labels")
+def batch_labels(code: str) -> Response:
+    """An A4 sheet of stickers for the batch, to print (public: it shows only public data)."""
+    found = pages.batch_by_code(db.session, code)
+    layout = labels.layout(request.args.get("per_page"))
+
+    def render() -> str:
+        return render_template(
+            "storefront/labels.html",
+            batch=found,
+            layout=layout,
+            layouts=labels.LAYOUTS,
+            public_url=pages.batch_url(goc(), found),
+        )
+
+    return _cached(("labels", code, layout.per_page), render)
 
 
 @bp.get("/h/<code>")

@@ -27,13 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "goc.test/log"
 
 
-def migrate(url: str) -> None:
+def migrate(url: str, revision: str = "head") -> None:
     """Upgrade the database at ``url`` to the newest revision, as deployments do."""
     config = Config(str(ROOT / "migrations" / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["skip_logging"] = True
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
 def seeded_signer(name: str, n: int) -> NoteSigner:

@@ -12,11 +12,13 @@ from sqlalchemy import (
     LargeBinary,
     Numeric,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..search import search_key
 from ._types import UTCDateTime, utcnow
 
 
@@ -37,6 +39,8 @@ class Batch(db.Model):
     gtin: Mapped[str | None] = mapped_column(String(14))
     seq: Mapped[int] = mapped_column(unique=True)  # its batch.create ledger entry
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Folded product, variety, lot and code for the marketplace search (see app.search).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     household = relationship("Household", back_populates="batches")
     steps = relationship("Step", back_populates="batch", order_by="Step.seq")
@@ -44,6 +48,9 @@ class Batch(db.Model):
     @property
     def subject(self) -> str:
         return f"batch:{self.code}"
+
+    def index_for_search(self) -> None:
+        self.search_text = search_key(self.product, self.variety, self.lot, self.code)
 
 
 class Step(db.Model):

@@ -6,6 +6,7 @@ from sqlalchemy import Boolean, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..search import search_key
 from ._types import UTCDateTime, utcnow
 
 # Fields shown on public pages and attested in the ledger; everything else is private.
@@ -41,6 +42,8 @@ class Household(db.Model):
     bank_account: Mapped[str] = mapped_column(String(32), default="")
     bank_account_name: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Folded public name and address for the marketplace search (see app.search).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     members = relationship("User", back_populates="household")
     keys = relationship("HouseholdKey", back_populates="household", order_by="HouseholdKey.id")
@@ -62,6 +65,10 @@ class Household(db.Model):
 
     def public_profile(self) -> dict[str, str]:
         return {name: getattr(self, name) for name in PUBLIC_FIELDS}
+
+    def index_for_search(self) -> None:
+        """Refresh ``search_text`` after a change of the public name or address."""
+        self.search_text = search_key(self.head_name, self.hamlet, self.commune, self.province)
 
 
 class HouseholdKey(db.Model):

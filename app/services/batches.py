@@ -151,6 +151,7 @@ def create_batch(
             gtin=gtin,
             seq=entry.seq,
         )
+        batch.index_for_search()
         session.add(batch)
         session.flush()
         if record is not None:

@@ -132,6 +132,7 @@ def enroll_household(
         )
     household = Household(code=new_code("H"), phone=phone, share_location=share_location,
                           **{k: profile.get(k, "").strip() for k in PUBLIC_FIELDS})  # fmt: skip
+    household.index_for_search()
     session.add(household)
     signer = NoteSigner.generate(household.subject)
     entries = append(
@@ -239,6 +240,7 @@ def update_profile(
     if private.get("phone"):
         household.phone = normalise_phone(private["phone"])
     if household.public_profile() != before:
+        household.index_for_search()
         signer = goc.authority if actor.role is Role.ADMIN else household_signer(goc, household)
         append(session, goc, [_profile_statement(goc, household, signer)])
     session.commit()

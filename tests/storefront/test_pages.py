@@ -356,9 +356,13 @@ class TestPrivacy:
         assert all(secrets)
         urls = [f"/h/{c}" for c in household_codes] + [f"/b/{c}" for c in batch_codes]
         urls.append(f"/01/0{GTIN13}/10/PT-26-01")
+        urls += [f"/b/{c}/labels?per_page=40" for c in batch_codes]
+        urls += ["/", "/?q=nguyen+van+an", "/?commune=Hương+Khê"]  # the marketplace
         for url in urls:
             for lang in ("vi", "en"):
-                html = client.get(f"{url}?lang={lang}").get_data(as_text=True)
+                response = client.get(f"{url}{'&' if '?' in url else '?'}lang={lang}")
+                assert response.status_code == 200, url
+                html = response.get_data(as_text=True)
                 # a number written with spaces, dots or dashes between its digits
                 squeezed = re.sub(r"(?<=\d)[\s.\-]+(?=\d)", "", html)
                 for secret in secrets:

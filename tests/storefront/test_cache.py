@@ -1,0 +1,96 @@
+"""Rendered public pages are kept per worker under their ETag: a repeat request is not verified
+and rendered again, yet a ledger entry changed in place (the tree size unchanged) re-renders the
+page at once, and a new entry does too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from app.context import goc
+from app.extensions import db
+from app.models import Batch
+from storefront import pages
+from tests.ledger.test_tamper import bypass
+from tests.storefront.test_pages import new_batch, step
+
+
+@pytest.fixture
+def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The codes of the batch pages verified and rendered, in order."""
+    done: list[str] = []
+    real = pages.batch_page
+
+    def counting(session: Any, goc: Any, batch: Batch, page: int) -> Any:
+        done.append(batch.code)
+        return real(session, goc, batch, page)
+
+    monkeypatch.setattr(pages, "batch_page", counting)
+    return done
+
+
+@pytest.fixture
+def batch(app: Any) -> dict[str, Any]:
+    with app.app_context():
+        created = new_batch()
+        harvest = step(created, "harvest", {"quantity": "80.5"})
+        return {"code": created.code, "seq": harvest.seq}
+
+
+def test_a_repeat_request_is_served_from_the_cache(
+    client: Any, batch: dict[str, Any], renders: list[str]
+) -> None:
+    first = client.get(f"/b/{batch['code']}")
+    second = client.get(f"/b/{batch['code']}")
+    assert renders == [batch["code"]]
+    assert second.data == first.data and second.headers["ETag"] == first.headers["ETag"]
+    client.get(f"/b/{batch['code']}?lang=en")
+    assert renders == [batch["code"]] * 2  # another language is another page
+
+
+def test_an_entry_changed_in_place_is_verified_again(
+    app: Any, client: Any, batch: dict[str, Any], renders: list[str]
+) -> None:
+    url = f"/b/{batch['code']}?lang=en"
+    before = client.get(url)
+    assert "Verification failed" not in before.get_data(as_text=True)
+    with app.app_context():
+        engine = goc().ledger.engine
+        size = goc().ledger.size()
+        original = goc().ledger.entry(batch["seq"]).statement.data
+    with bypass(engine) as conn:
+        conn.execute(
+            text("UPDATE ledger_entries SET statement = :d WHERE seq = :s"),
+            {"d": original.replace(b"80.5", b"90.5"), "s": batch["seq"]},
+        )
+    try:
+        with app.app_context():
+            assert goc().ledger.size() == size
+        tampered = client.get(url, headers={"If-None-Match": before.headers["ETag"]})
+    finally:
+        with bypass(engine) as conn:
+            conn.execute(
+                text("UPDATE ledger_entries SET statement = :d WHERE seq = :s"),
+                {"d": original, "s": batch["seq"]},
+            )
+    assert tampered.status_code == 200
+    assert tampered.headers["ETag"] != before.headers["ETag"]
+    assert "Verification failed" in tampered.get_data(as_text=True)
+    restored = client.get(url)
+    assert restored.headers["ETag"] == before.headers["ETag"]
+    assert "Verification failed" not in restored.get_data(as_text=True)
+    assert renders == [batch["code"]] * 2  # the restored page was still kept
+
+
+def test_a_new_entry_renders_the_page_again(
+    app: Any, client: Any, batch: dict[str, Any], renders: list[str]
+) -> None:
+    client.get(f"/b/{batch['code']}")
+    with app.app_context():
+        found = db.session.scalar(select(Batch).where(Batch.code == batch["code"]))
+        step(found, "note", {"note": "Bón thêm phân hữu cơ"})
+    html = client.get(f"/b/{batch['code']}").get_data(as_text=True)
+    assert "Bón thêm phân hữu cơ" in html
+    assert renders == [batch["code"]] * 2
