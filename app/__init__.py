@@ -18,6 +18,7 @@ from .context import Goc
 from .custody import KeyCustody
 from .extensions import babel, csrf, db, login_manager, migrate, openapi
 from .storage import storage_from_url
+from .vietqr import format_vnd
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("vi", "en")
@@ -93,16 +94,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .api import register as register_api
     from .auth import views as auth_views
     from .cli import register as register_cli
+    from .household import sales as _household_sales  # noqa: F401  (routes on household_views.bp)
     from .household import views as household_views
+    from .payments import views as payment_views
 
     errors.init_app(app)  # after the API: one error mapping for HTML and JSON
     security.init_app(app)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(household_views.bp)
     app.register_blueprint(admin_views.bp)
+    app.register_blueprint(payment_views.bp)
     app.register_blueprint(storefront_bp)
     register_api(app)
     register_cli(app)
+    app.add_template_filter(format_vnd, "vnd")  # 45.000 ₫
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
 from app.context import goc
@@ -23,9 +24,10 @@ from app.household.views import photo_response
 from app.models import Batch
 from app.steps import as_statement_value
 
-from . import pages, qr
+from . import orders, pages, qr
 
 bp = Blueprint("storefront", __name__, template_folder="templates")
+bp.register_blueprint(orders.bp)
 
 PAGE_VERSION = "1"  # bump when templates change what a cached page looks like
 PAGE_MAX_AGE = 60  # seconds a cache may show a page before asking again (ETag: cheap 304)
@@ -47,8 +49,11 @@ def _page() -> int:
     return min(max(request.args.get("page", 1, type=int), 1), LAST_PAGE)
 
 
-def _cached(parts: tuple[object, ...], render: Callable[[], str]) -> Response:
-    """Render unless the client holds the same version (If-None-Match), then 304."""
+def _cached(
+    parts: tuple[object, ...], render: Callable[[], str], *, private: bool = False
+) -> Response:
+    """Render unless the client holds the same version (If-None-Match), then 304.
+    A ``private`` page (it carries the visitor's CSRF token) is kept by the browser only."""
     key = "|".join(map(str, (PAGE_VERSION, goc().ledger.size(), get_locale(), *parts)))
     etag = hashlib.sha256(key.encode()).hexdigest()[:32]
     if request.if_none_match.contains(etag):
@@ -56,7 +61,10 @@ def _cached(parts: tuple[object, ...], render: Callable[[], str]) -> Response:
     else:
         response = Response(render(), mimetype="text/html")
     response.set_etag(etag)
-    response.cache_control.public = True
+    if private:
+        response.cache_control.private = True
+    else:
+        response.cache_control.public = True
     response.cache_control.max_age = PAGE_MAX_AGE
     response.vary.add("Cookie")  # the chosen language lives in the session
     return response
@@ -64,12 +72,15 @@ def _cached(parts: tuple[object, ...], render: Callable[[], str]) -> Response:
 
 def _batch_page(batch: Batch) -> Response:
     page = _page()
+    form = orders.order_form(batch)
+    # The order form shows the units left and the visitor's CSRF token: both key the ETag.
+    selling = (form["offer"].available, form["offer"].price_vnd, generate_csrf()) if form else ()
 
     def render() -> str:
         data = pages.batch_page(db.session, goc(), batch, page)
-        return render_template("storefront/batch.html", p=data)
+        return render_template("storefront/batch.html", p=data, order_form=form)
 
-    return _cached(("batch", batch.code, page), render)
+    return _cached(("batch", batch.code, page, *selling), render, private=bool(form))
 
 
 @bp.get("/b/<code>")
