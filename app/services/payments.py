@@ -288,8 +288,8 @@ class Outcome:
 
 def process_transfer(session: Session, goc: Goc, transfer: Transfer, delivery_id: int) -> Outcome:
     """Record a bank transfer once, and count it towards the order its content names."""
-    if not transfer.incoming:
-        return Outcome("ignored")  # money leaving the account: not a payment
+    if not transfer.incoming or transfer.amount_vnd == 0:
+        return Outcome("ignored")  # money leaving the account, or a test ping: not a payment
     begin_write(session)
     if _existing(session, SEPAY, transfer.provider_txn_id) is not None:
         return Outcome("duplicate")

@@ -107,7 +107,11 @@ class TestPayloads:
     def test_money_going_out_is_ignored(self, app: Any, client: Any, placed: Any) -> None:
         body = sepay_body(9, placed.order.code, 2 * PRICE, transferType="out")
         assert deliver(client, body).get_json()["result"] == "ignored"
+        assert deliver(client, sepay_body(10, placed.order.code, 0)).get_json()["result"] == (
+            "ignored"
+        )
         assert payment_count(app) == 0
+        assert reload(app, placed.order.code).status is OrderStatus.PENDING
 
 
 class TestMatching:
@@ -179,3 +183,29 @@ class TestMatching:
             assert admin is not None
             assert [p.provider_txn_id for p in inbox(db.session, admin)] == ["41"]
             assert inbox(db.session, member()) == []
+
+
+class TestConfiguration:
+    def test_the_key_is_required_outside_development(self, tmp_path: Any) -> None:
+        from app import create_app
+        from app.config import ConfigError
+        from tests.support import app_config
+
+        config = app_config(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, PAYMENT_WEBHOOK_KEY="")
+        with pytest.raises(ConfigError, match="PAYMENT_WEBHOOK_KEY"):
+            create_app(config)
+        with pytest.raises(ConfigError, match="PAYMENT_WEBHOOK_KEY"):
+            create_app({**config, "GOC_ENV": "production", "PAYMENT_WEBHOOK_KEY": "short"})
+        with pytest.raises(ConfigError, match="ORDER_TTL_MINUTES"):
+            create_app({**config, "PAYMENT_WEBHOOK_KEY": "k", "ORDER_TTL_MINUTES": "soon"})
+
+    def test_without_a_key_development_refuses_every_webhook(
+        self, database_url: str, tmp_path: Any
+    ) -> None:
+        from app import create_app
+        from tests.support import app_config
+
+        config = app_config(database_url, tmp_path, GOC_ENV="development", PAYMENT_WEBHOOK_KEY="")
+        response = deliver(create_app(config).test_client(), sepay_body(1, "x", 1), key="")
+        assert response.status_code == 401
+        assert "PAYMENT_WEBHOOK_KEY" in response.get_json()["message"]
