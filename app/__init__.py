@@ -18,6 +18,7 @@ from .context import Goc
 from .custody import KeyCustody
 from .extensions import babel, csrf, db, login_manager, migrate, openapi
 from .storage import storage_from_url
+from .vietqr import format_vnd
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("vi", "en")
@@ -93,7 +94,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .api import register as register_api
     from .auth import views as auth_views
     from .cli import register as register_cli
+    from .household import sales as _household_sales  # noqa: F401  (routes on household_views.bp)
     from .household import views as household_views
+    from .payments import views as payment_views
     from .services import checkpoints
 
     errors.init_app(app)  # after the API: one error mapping for HTML and JSON
@@ -101,11 +104,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(household_views.bp)
     app.register_blueprint(admin_views.bp)
+    app.register_blueprint(payment_views.bp)
     app.register_blueprint(storefront_bp)
     register_api(app)
     audit.register()
     checkpoints.init_app(app)
     register_cli(app)
+    app.add_template_filter(format_vnd, "vnd")  # 45.000 ₫
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
@@ -120,12 +125,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _select_locale() -> str:
     """Pages are in Vietnamese unless English was chosen (?lang=en, kept in the session); API
-    clients (and the audit API under /ledger) get English unless they ask for Vietnamese (?lang=vi
+    clients (and the audit API under /ledger, and payment webhooks) get English unless they ask
+    for Vietnamese (?lang=vi
     or Accept-Language)."""
     if not has_request_context():
         return "vi"
     chosen = request.args.get("lang")
-    if request.path.startswith(("/api/", "/ledger/")):
+    if request.path.startswith(("/api/", "/ledger/", "/payments/webhook/")):
         if chosen in LANGUAGES:
             return chosen
         return request.accept_languages.best_match(LANGUAGES, default="en") or "en"

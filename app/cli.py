@@ -26,6 +26,7 @@ from .models.households import PUBLIC_FIELDS
 from .services.accounts import create_admin, issue_token
 from .services.checkpoints import publish_checkpoints, published_size
 from .services.households import enroll_household, national_phone, normalise_phone
+from .services.orders import expire_orders
 from .storage import StorageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -180,6 +181,21 @@ def seed_demo_command(allow_production: bool) -> None:
         where = f"{household.head_name} ({household.province})"
         click.echo(f"  {national_phone(user.phone)}  household: {where}")
     click.echo(f"\nBatch page: {batch_url(result.showcase)}")
+    if result.on_sale:
+        click.echo(f"On sale (order and pay by VietQR): {batch_url(result.on_sale)}")
+    webhook_key = goc().settings.payment_webhook_key
+    if webhook_key:
+        with current_app.test_request_context(base_url=goc().settings.public_base_url + "/"):
+            webhook = url_for("payments.sepay", _external=True)
+        click.echo(f"Payment webhook: POST {webhook}")
+        click.echo(f"  with the header  Authorization: Apikey {webhook_key}")
+
+
+@click.command("expire-orders")
+@with_appcontext
+def expire_orders_command() -> None:
+    """Release the stock of unpaid orders whose time is up (run it every few minutes)."""
+    click.echo(f"Expired {expire_orders(db.session)} unpaid orders.")
 
 
 @click.command("verify-ledger")
@@ -221,6 +237,7 @@ COMMANDS = (
     issue_token_command,
     publish_checkpoints_command,
     seed_demo_command,
+    expire_orders_command,
     verify_ledger_command,
 )
 

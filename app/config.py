@@ -43,6 +43,9 @@ class Settings:
     authority_signing_key: str
     instance_path: Path
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For/-Proto count
+    payment_webhook_key: str | None = None  # `Authorization: Apikey <key>` of the bank feed
+    payment_webhook_hmac_secret: str | None = None  # when set, signatures are required too
+    order_ttl_minutes: int = 30  # an unpaid order's stock goes back on sale after this
 
     @classmethod
     def from_env(cls, env: Mapping[str, Any], *, instance_path: Path) -> Settings:
@@ -82,6 +85,20 @@ class Settings:
             raise ConfigError("TRUSTED_PROXIES must be a whole number (0 without a proxy)") from exc
         if not 0 <= trusted_proxies <= 5:
             raise ConfigError("TRUSTED_PROXIES must be between 0 and 5")
+        webhook_key = _read_secret(env, "PAYMENT_WEBHOOK_KEY")
+        if environment != "development" and not webhook_key:
+            raise ConfigError(
+                "PAYMENT_WEBHOOK_KEY is required (or PAYMENT_WEBHOOK_KEY_FILE): the API key the "
+                "bank feed (SePay) sends as `Authorization: Apikey <key>`"
+            )
+        if environment == "production" and webhook_key and len(webhook_key) < 24:
+            raise ConfigError("PAYMENT_WEBHOOK_KEY must be at least 24 characters in production")
+        try:
+            order_ttl = int(env.get("ORDER_TTL_MINUTES") or 30)
+        except ValueError as exc:
+            raise ConfigError("ORDER_TTL_MINUTES must be a whole number of minutes") from exc
+        if not 1 <= order_ttl <= 7 * 24 * 60:
+            raise ConfigError("ORDER_TTL_MINUTES must be between 1 and 10080 (a week)")
         return cls(
             env=environment,
             secret_key=secret_key,
@@ -94,4 +111,7 @@ class Settings:
             authority_signing_key=authority_key,
             instance_path=instance_path,
             trusted_proxies=trusted_proxies,
+            payment_webhook_key=webhook_key,
+            payment_webhook_hmac_secret=_read_secret(env, "PAYMENT_WEBHOOK_HMAC_SECRET"),
+            order_ttl_minutes=order_ttl,
         )

@@ -25,6 +25,7 @@ from .models import Batch, Role, Step, User
 from .services.accounts import create_admin
 from .services.batches import create_batch, record_step
 from .services.households import enroll_household, normalise_phone, update_profile
+from .services.orders import offer_of, set_offer
 from .services.photos import prepare_photo
 
 VIETNAM = timezone(timedelta(hours=7), "ICT")
@@ -48,6 +49,7 @@ class DemoBatch:
     days_ago: int  # the start date on the first run; later runs keep the stored one
     fields: Mapping[str, Any]
     steps: tuple[DemoStep, ...]
+    offer: Mapping[str, Any] | None = None  # put on sale with this price and stock
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class SeedResult:
     admin: User
     households: list[User] = field(default_factory=list)
     batches: list[Batch] = field(default_factory=list)
+    on_sale: Batch | None = None
     created: dict[str, int] = field(
         default_factory=lambda: {"accounts": 0, "batches": 0, "steps": 0}
     )
@@ -126,6 +129,7 @@ POMELO = DemoBatch(
         DemoStep(224, 6, "transport", {
             "handed_to": "HTX Nông nghiệp Phúc Trạch", "vehicle": "Xe tải 38C-215.47"}),
     ),
+    offer={"price_vnd": 45000, "available": 120, "on_sale": True},
 )  # fmt: skip
 
 POMELO_YOUNG = DemoBatch(
@@ -488,5 +492,10 @@ def seed_demo(session: Session, goc: Goc, *, today: date | None = None) -> SeedR
         for batch_spec in spec.batches:
             batch = _ensure_batch(session, goc, user, batch_spec, today, counts)
             _ensure_steps(session, goc, user, batch, batch_spec, counts)
+            if batch_spec.offer is not None:
+                # Once on sale, the household's own changes (and the buyers') are kept.
+                if offer_of(session, batch) is None:
+                    set_offer(session, actor=user, batch=batch, data=batch_spec.offer)
+                result.on_sale = batch
             result.batches.append(batch)
     return result

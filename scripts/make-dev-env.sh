@@ -15,6 +15,7 @@ secret_key=$("$python" -c 'import secrets; print(secrets.token_urlsafe(48))')
 ledger_kek=$("$python" -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
 log_keys=$("$python" -m ledger keygen goc.localhost/log)
 authority_keys=$("$python" -m ledger keygen goc.localhost/authority)
+webhook_key=$("$python" -c 'import secrets; print(secrets.token_urlsafe(32))')
 
 tmp="$target.tmp.$$"
 trap 'rm -f "$tmp"' EXIT
@@ -26,6 +27,8 @@ SECRET_KEY=$secret_key
 LEDGER_KEK=$ledger_kek
 LOG_SIGNING_KEY=$(printf '%s\n' "$log_keys" | sed -n 1p)
 AUTHORITY_SIGNING_KEY=$(printf '%s\n' "$authority_keys" | sed -n 1p)
+# The bank feed (SePay) sends it as \`Authorization: Apikey <key>\` to /payments/webhook/sepay.
+PAYMENT_WEBHOOK_KEY=$webhook_key
 # The public halves, for the offline verifier (python -m ledger verify --log-key ... --authority-key ...).
 LOG_VERIFIER_KEY=$(printf '%s\n' "$log_keys" | sed -n 2p)
 AUTHORITY_VERIFIER_KEY=$(printf '%s\n' "$authority_keys" | sed -n 2p)
@@ -33,6 +36,7 @@ AUTHORITY_VERIFIER_KEY=$(printf '%s\n' "$authority_keys" | sed -n 2p)
 # DATABASE_URL=sqlite:///instance/goc.db
 # STORAGE_URL=instance/storage
 PUBLIC_BASE_URL=http://127.0.0.1:8000
+# ORDER_TTL_MINUTES=30
 ENV
 mv "$tmp" "$target"
 trap - EXIT

@@ -41,6 +41,7 @@ from ledger.rules import LogState
 
 CORRECTION = "correct"
 BATCH_CREATE = "batch.create"
+SALE = "sale"  # a paid order, signed by the household (app.services.payments)
 # The batch.create body fields that the page shows from the batches table.
 BATCH_FIELDS = ("product", "variety", "plot", "unit", "lot", "gtin")
 CACHE_SIZE = 512  # subjects whose checks a process keeps
@@ -87,6 +88,7 @@ class BatchReport:
     entries: dict[int, EntryVerdict]
     phi_flags: list[PhiFlag] = field(default_factory=list)
     harvested: Decimal = Decimal(0)
+    sold: Decimal = Decimal(0)  # from sale entries that are signed, chained and sealed
     shown_seqs: tuple[int, ...] = ()
 
     def verdict(self, seq: int) -> EntryVerdict:
@@ -436,6 +438,22 @@ def harvested(effective: Sequence[Effective]) -> Decimal:
     return total
 
 
+def sold(reader: LogReader, batch: Batch, entries: dict[int, EntryVerdict]) -> Decimal:
+    """Units sold: the quantities of the batch's ``sale`` statements whose entries verify."""
+    total = Decimal(0)
+    for entry in reader.subject_entries(batch.subject):
+        verdict = entries.get(entry.seq)
+        if verdict is None or not (verdict.signed and verdict.chained and verdict.included):
+            continue
+        try:
+            parsed = entry.statement.parse()
+        except LedgerError:
+            continue
+        if parsed.kind == SALE and parsed.body.get("batch") == batch.code:
+            total += _decimal(parsed.body.get("quantity")) or Decimal(0)
+    return total
+
+
 def verify_batch(
     reader: LogReader,
     roots: TrustRoots,
@@ -452,5 +470,6 @@ def verify_batch(
         entries=entries,
         phi_flags=phi_flags(effective),
         harvested=harvested(effective),
+        sold=sold(reader, batch, entries),
         shown_seqs=(batch.seq, *(s.seq for s in steps)),
     )

@@ -27,7 +27,7 @@ from app.steps import as_statement_value
 from ledger import iter_subject_bundle
 from ledger.encoding import format_time
 
-from . import epcis, labels, pages, qr
+from . import epcis, labels, orders, pages, qr
 from .cache import ledger_state, page_cache
 from .market import MarketFilters, market_page
 from .verification import body_digest, trust_roots
@@ -39,6 +39,7 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/storefront/static",
 )
+bp.register_blueprint(orders.bp)
 
 PAGE_VERSION = "1"  # bump when templates change what a cached page looks like
 PAGE_MAX_AGE = 60  # seconds a cache may show a page before asking again (ETag: cheap 304)
@@ -95,13 +96,18 @@ def _cached(
 
 def _batch_page(code: str) -> Response:
     page = _page()
+    batch = pages.batch_by_code(db.session, code)
+    form = orders.order_form(batch)
+    # The order form shows the price and the units left, which change outside the ledger.
+    selling = (form["offer"].available, form["offer"].price_vnd) if form else ()
 
-    def render() -> str:  # an unknown code raises the friendly 404 here, before any caching
-        batch = pages.batch_by_code(db.session, code)
+    def render() -> str:
         data = pages.batch_page(db.session, goc(), batch, page)
-        return render_template("storefront/batch.html", p=data, trust=trust_roots(goc().ledger))
+        return render_template(
+            "storefront/batch.html", p=data, trust=trust_roots(goc().ledger), order_form=form
+        )
 
-    return _cached(("batch", code, page), render, subject=f"batch:{code}")
+    return _cached(("batch", code, page, *selling), render, subject=batch.subject)
 
 
 @bp.get("/")

@@ -104,10 +104,12 @@ def app_config(database_url: str, instance: Path, **extra: Any) -> dict[str, Any
         "GOC_INSTANCE_PATH": str(instance),
         "STORAGE_URL": str(instance / "storage"),
         "PUBLIC_BASE_URL": "http://goc.test",
+        "PAYMENT_WEBHOOK_KEY": WEBHOOK_KEY,
         **extra,
     }
 
 
+WEBHOOK_KEY = "test-webhook-key-0123456789abcdef"
 ADMIN_PHONE = "0912000001"
 HOUSEHOLD_PHONES = ("0912000101", "0912000202")
 PASSWORD = "mật-khẩu-đủ-dài"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from ..extensions import openapi
-from . import batches, photos, steps
+from . import batches, orders, photos, steps
 from .auth import BEARER_AUTH, BEARER_SCHEME
 from .schemas import number_bounds
 
@@ -15,5 +15,5 @@ def register(app: Flask) -> None:
     del app  # flask-smorest registers on the app it was initialised with
     openapi.ma_plugin.converter.add_attribute_function(number_bounds)
     openapi.spec.components.security_scheme(BEARER_AUTH, BEARER_SCHEME)
-    for module in (batches, steps, photos):
-        openapi.register_blueprint(module.blp)
+    for blueprint in (batches.blp, steps.blp, photos.blp, orders.offers, orders.blp):
+        openapi.register_blueprint(blueprint)

@@ -22,6 +22,7 @@ from ..extensions import db, login_manager
 from ..models import Household, User
 from ..services.batches import MAX_PHOTOS, correct_step, create_batch, record_step
 from ..services.households import update_profile
+from ..services.orders import offer_of
 from ..services.photos import prepare_photo
 from ..steps import STEP_TYPES, StepType, as_statement_value
 from ..storage import StorageNotFoundError
@@ -49,7 +50,11 @@ def _members_only() -> ResponseReturnValue | None:
 
 @bp.context_processor
 def _template_helpers() -> dict[str, Any]:
-    return {"plain_number": as_statement_value, "max_photos": MAX_PHOTOS}
+    return {
+        "plain_number": as_statement_value,
+        "max_photos": MAX_PHOTOS,
+        "localtime": localtime.display,
+    }
 
 
 def _member() -> User:
@@ -159,6 +164,7 @@ def batch(code: str) -> ResponseReturnValue:
         page=page,
         more=more,
         step_types=STEP_TYPES.values(),
+        offer=offer_of(db.session, found),
     )
 
 

@@ -1,7 +1,7 @@
 """marketplace search keys: accent-folded text on batches and households
 
-Revision ID: 0006_market_search
-Revises: 0002_app_tables
+Revision ID: 0004_market_search
+Revises: 0003_orders_payments
 Create Date: 2026-12-02 11:40:00
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from app.search import search_key
 
 
-revision = '0006_market_search'
-down_revision = '0002_app_tables'
+revision = '0004_market_search'
+down_revision = '0003_orders_payments'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Payment confirmation from the bank feed: ``POST /payments/webhook/sepay``."""

@@ -1,0 +1,114 @@
+"""The household's side of selling: the sale form, orders, the inbox, cash and hand-over."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import OrderStatus, Payment, PaymentMethod
+from tests.orders_support import PRICE, batch_on_sale, deliver, order, reload, sepay_body
+from tests.support import HOUSEHOLD_PHONES, login
+
+
+def hidden(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]+)"', html)
+    assert found, f"no hidden {name} in the page"
+    return found.group(1)
+
+
+def seller(client: Any) -> Any:
+    assert login(client, HOUSEHOLD_PHONES[0]).status_code == 302
+    return client
+
+
+def test_the_sale_form_sets_price_and_stock(app: Any, client: Any) -> None:
+    code = batch_on_sale(app)
+    seller(client)
+    batch_page = client.get(f"/household/batches/{code}").text
+    assert "Đang bán" in batch_page and "45.000 ₫" in batch_page and "còn 10 quả" in batch_page
+    url = f"/household/batches/{code}/offer"
+    form = client.get(url).text
+    assert 'name="price_vnd"' in form and 'value="45000"' in form
+    saved = client.post(
+        url,
+        data={"form_token": hidden(form, "form_token"), "price_vnd": "50.000", "available": "7"},
+    )
+    assert saved.status_code == 302
+    page = client.get(f"/household/batches/{code}").text
+    assert "Đã lưu cài đặt bán hàng." in page and "Không bán." in page
+    refused = client.post(
+        url, data={"form_token": hidden(form, "form_token"), "price_vnd": "0", "available": "1"}
+    )
+    assert refused.status_code == 422 and 'id="price_vnd-error"' in refused.text
+
+
+def test_another_household_cannot_sell_my_batch(app: Any, client: Any) -> None:
+    code = batch_on_sale(app)
+    assert login(client, HOUSEHOLD_PHONES[1]).status_code == 302
+    assert client.get(f"/household/batches/{code}/offer").status_code == 404
+
+
+def test_orders_cash_confirmation_and_hand_over(app: Any, client: Any) -> None:
+    code = batch_on_sale(app)
+    placed = order(app, code, quantity=2)
+    seller(client)
+    page = client.get("/household/orders").text
+    assert placed.order.code in page and "Chờ thanh toán" in page and "90.000 ₫" in page
+    assert "Lê Thị Hoa" in page and "+84987654321" in page
+
+    too_early = client.post(f"/household/orders/{placed.order.code}/hand-over")
+    assert too_early.status_code == 302
+    assert "Chỉ giao được đơn đã thanh toán." in client.get("/household/orders").text
+
+    confirmed = client.post(
+        f"/household/orders/{placed.order.code}/confirm", data={"method": "cash"}
+    )
+    assert confirmed.status_code == 302
+    paid = reload(app, placed.order.code)
+    assert paid.status is OrderStatus.PAID and paid.paid_vnd == 2 * PRICE and paid.sale_seq
+    with app.app_context():
+        [payment] = db.session.scalars(select(Payment).where(Payment.order_id == paid.id))
+        assert payment.method is PaymentMethod.CASH and payment.recorded_by_id is not None
+
+    client.post(f"/household/orders/{placed.order.code}/hand-over")
+    assert reload(app, placed.order.code).status is OrderStatus.HANDED_OVER
+    listed = client.get("/household/orders").text
+    assert "Đã giao" in listed and "Tiền mặt" in listed
+
+
+def test_an_unmatched_transfer_is_assigned_by_hand(app: Any, client: Any) -> None:
+    code = batch_on_sale(app)
+    placed = order(app, code, quantity=1)
+    deliver(client, sepay_body(501, "chuyen tien mua buoi cho chi Hoa", PRICE))
+    seller(client)
+    page = client.get("/household/orders").text
+    assert "chuyen tien mua buoi cho chi Hoa" in page
+    payment_id = re.search(r'id="payment-(\d+)"', page)
+    assert payment_id
+    wrong = client.post(
+        f"/household/payments/{payment_id.group(1)}/assign", data={"order_code": "GOCZZZZZZ"}
+    )
+    assert wrong.status_code == 302
+    assert reload(app, placed.order.code).status is OrderStatus.PENDING
+    client.post(
+        f"/household/payments/{payment_id.group(1)}/assign",
+        data={"order_code": placed.order.code.lower()},
+    )
+    assert reload(app, placed.order.code).status is OrderStatus.PAID
+    assert "Không có khoản nào chờ gán" in client.get("/household/orders").text
+
+
+def test_another_household_cannot_assign_my_transfer(app: Any, client: Any) -> None:
+    code = batch_on_sale(app)
+    placed = order(app, code)
+    deliver(client, sepay_body(601, "khong ma", PRICE))
+    with app.app_context():
+        payment = db.session.scalar(select(Payment))
+        assert payment is not None
+        payment_id = payment.id
+    assert login(client, HOUSEHOLD_PHONES[1]).status_code == 302
+    client.post(f"/household/payments/{payment_id}/assign", data={"order_code": placed.order.code})
+    assert reload(app, placed.order.code).status is OrderStatus.PENDING
