@@ -126,8 +126,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _select_locale() -> str:
     """Pages are in Vietnamese unless English was chosen (?lang=en, kept in the session); API
     clients (and the audit API under /ledger, and payment webhooks) get English unless they ask
-    for Vietnamese (?lang=vi
-    or Accept-Language)."""
+    for Vietnamese (?lang=vi or Accept-Language)."""
     if not has_request_context():
         return "vi"
     chosen = request.args.get("lang")
