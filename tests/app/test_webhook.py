@@ -58,7 +58,7 @@ class TestAuthentication:
     def test_a_wrong_key_is_refused(self, app: Any, client: Any, placed: Any) -> None:
         response = deliver(client, sepay_body(1, placed.order.code, 2 * PRICE), key="guess")
         assert response.status_code == 401
-        assert response.get_json()["message"] == "Khoá API của webhook không đúng."
+        assert response.get_json()["message"] == "The webhook API key is wrong."
         assert payment_count(app) == 0
         assert "guess" not in json.dumps(deliveries(app)[0].headers)  # the key is never kept
 
@@ -97,7 +97,7 @@ class TestPayloads:
         assert response.status_code == 400 and "body" in response.get_json()["errors"]
         wrong_type = deliver(client, sepay_body(2, "x", 1000) | {"transferAmount": "1000"})
         assert wrong_type.status_code == 400
-        assert wrong_type.get_json()["errors"] == {"transferAmount": ["Cần một số nguyên."]}
+        assert wrong_type.get_json()["errors"] == {"transferAmount": ["Expected a whole number."]}
         missing = deliver(client, {"id": 3, "transferAmount": 1})
         assert missing.get_json()["errors"] == {"transferType": ["Cần một chuỗi chữ."]}
         stored = deliveries(app)
