@@ -11,7 +11,10 @@ confirmed with a 304.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select
@@ -21,33 +24,46 @@ from ledger.schema import entries
 
 PAGES_PER_WORKER = 256  # at most 25 MB: a page stays under 100 KB
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
-class PageCache:
-    """A bounded least-recently-used map of ETag to rendered HTML."""
+
+class WorkerCache(Generic[K, V]):
+    """A bounded least-recently-used map, safe across a worker's threads. What it keeps must be
+    a pure function of its key: a hit is never stale, so nothing is ever invalidated."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.pages: OrderedDict[str, str] = OrderedDict()
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def get(self, etag: str) -> str | None:
-        html = self.pages.get(etag)
-        if html is not None:
-            self.pages.move_to_end(etag)
-        return html
+    def __len__(self) -> int:
+        return len(self._items)
 
-    def put(self, etag: str, html: str) -> None:
-        self.pages[etag] = html
-        self.pages.move_to_end(etag)
-        while len(self.pages) > self.size:
-            self.pages.popitem(last=False)
+    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        made = make()  # outside the lock: two threads may both make it, neither waits
+        with self._lock:
+            self._items[key] = made
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return made
 
 
-def page_cache() -> PageCache:
-    """This app's cache (one per app, so every test app starts empty)."""
-    cache: PageCache = current_app.extensions.setdefault(
-        "storefront.pages", PageCache(PAGES_PER_WORKER)
-    )
+def worker_cache(name: str, size: int) -> WorkerCache[K, V]:
+    """The app's cache called ``name`` (one per app, so every test app starts empty)."""
+    cache: WorkerCache[K, V] = current_app.extensions.setdefault(name, WorkerCache(size))
     return cache
+
+
+def page_cache() -> WorkerCache[str, str]:
+    """Rendered public pages by ETag."""
+    return worker_cache("storefront.pages", PAGES_PER_WORKER)
 
 
 # Built once: on a cached batch page this one statement is the request's only query. It also

@@ -11,15 +11,11 @@ the app's mirror tables (batches, steps) are compared with the signed statements
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
-
-from flask import current_app
 
 from app.models import Batch, Step
 from ledger import (
@@ -38,6 +34,8 @@ from ledger.encoding import canonical_json
 from ledger.entry import ZERO_HASH, entry_hash
 from ledger.merkle import verify_inclusion
 from ledger.rules import LogState
+
+from .cache import WorkerCache, worker_cache
 
 CORRECTION = "correct"
 BATCH_CREATE = "batch.create"
@@ -282,39 +280,11 @@ def rows_digest(
     return digest.digest()
 
 
-class ChecksCache:
-    """Recent :class:`SubjectChecks` by :func:`rows_digest`, least recently used evicted.
-
-    Keyed by the rows themselves rather than only the tree size, so an edit made behind the
-    ledger's back is a miss that recomputes, never a stale verdict.
-    """
-
-    def __init__(self, size: int = CACHE_SIZE) -> None:
-        self.size = size
-        self._items: OrderedDict[bytes, SubjectChecks] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def get(self, key: bytes, compute: Callable[[], SubjectChecks]) -> SubjectChecks:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-                return found
-        made = compute()
-        with self._lock:
-            self._items[key] = made
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return made
-
-
-def checks_cache() -> ChecksCache:
-    """This app's cache, made on first use (one per process: each gunicorn worker has its own)."""
-    cache: ChecksCache = current_app.extensions.setdefault("storefront.checks", ChecksCache())
-    return cache
+def checks_cache() -> WorkerCache[bytes, SubjectChecks]:
+    """Recent :class:`SubjectChecks` by :func:`rows_digest`: keyed by the rows themselves rather
+    than only the tree size, so an edit made behind the ledger's back is a miss that recomputes,
+    never a stale verdict. One per process: each gunicorn worker has its own."""
+    return worker_cache("storefront.checks", CACHE_SIZE)
 
 
 def body_digest(body: Mapping[str, Any]) -> str:
@@ -348,7 +318,7 @@ def verify_entries(
     roots: TrustRoots,
     batch: Batch,
     steps: Sequence[Step],
-    cache: ChecksCache | None = None,
+    cache: WorkerCache[bytes, SubjectChecks] | None = None,
 ) -> tuple[Seal, dict[int, EntryVerdict]]:
     """The seal and a verdict for every ledger entry of the batch's subject, in seq order."""
     owner = batch.household.subject
@@ -363,7 +333,7 @@ def verify_entries(
         checks = compute()
     else:
         key = rows_digest(roots, stored, batch.subject, owner, entries, owner_entries)
-        checks = cache.get(key, compute)
+        checks = cache.get_or_make(key, compute)
     hashes = {entry.seq: entry.hash for entry in entries}
     by_seq = {step.seq: step for step in steps}
     verdicts = {}
@@ -459,7 +429,7 @@ def verify_batch(
     roots: TrustRoots,
     batch: Batch,
     steps: Sequence[Step],
-    cache: ChecksCache | None = None,
+    cache: WorkerCache[bytes, SubjectChecks] | None = None,
 ) -> BatchReport:
     """Verdicts for the batch's entries (``steps``: all its steps, corrections included) and
     the buyer checks, trusting only the ledger and the trust roots."""

@@ -81,12 +81,7 @@ def _cached(
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
-        pages_cache = page_cache()
-        html = pages_cache.get(etag)
-        if html is None:
-            html = render()
-            pages_cache.put(etag, html)
-        response = Response(html, mimetype=mimetype)
+        response = Response(page_cache().get_or_make(etag, render), mimetype=mimetype)
     response.set_etag(etag)
     response.cache_control.public = True
     response.cache_control.max_age = PAGE_MAX_AGE

@@ -19,12 +19,13 @@ from app.models import Batch, Household, Role, Step, User
 from app.services.households import reissue_key
 from app.services.ledger_statements import household_signer, sign
 from ledger import BundleReader, LogVerifier, NoteSigner
-from storefront.verification import BatchReport, ChecksCache, trust_roots, verify_batch
+from storefront.cache import WorkerCache
+from storefront.verification import BatchReport, SubjectChecks, trust_roots, verify_batch
 from tests.ledger.test_tamper import bypass
 from tests.storefront.test_pages import SPRAYING, ago, new_batch, step
 
 
-def report(code: str, cache: ChecksCache | None = None) -> BatchReport:
+def report(code: str, cache: WorkerCache[bytes, SubjectChecks] | None = None) -> BatchReport:
     db.session.expire_all()
     batch = db.session.scalar(select(Batch).where(Batch.code == code))
     steps = list(db.session.scalars(select(Step).where(Step.batch_id == batch.id)))
@@ -181,7 +182,7 @@ def test_a_key_register_entry_without_a_valid_authority_signature_registers_noth
 
 
 def test_checks_are_cached_until_a_row_they_read_changes(batch: dict[str, Any]) -> None:
-    cache = ChecksCache()
+    cache: WorkerCache[bytes, SubjectChecks] = WorkerCache(8)
     first = report(batch["code"], cache)
     again = report(batch["code"], cache)
     assert first.ok and again.ok
