@@ -60,7 +60,7 @@ def free_port() -> int:
 
 
 def wait_http(url: str, deadline: float, process: subprocess.Popen[bytes] | None = None) -> None:
-    http = urllib3.PoolManager(retries=False, timeout=1)
+    http = urllib3.PoolManager(retries=False, timeout=5)
     while True:
         try:
             http.request("GET", url)
@@ -140,7 +140,7 @@ class Gunicorn:
                 stderr=subprocess.STDOUT,
             )
         try:
-            wait_http(self.url + "/healthz", time.monotonic() + 60, self.process)
+            wait_http(self.url + "/healthz", time.monotonic() + 180, self.process)
         except RuntimeError as exc:
             lines = self.log.read_text(errors="replace").splitlines()
             tail = "\n".join(line for line in lines[-400:] if not line.startswith(("{", "127.")))
@@ -376,6 +376,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         logins = setup_hamlet(config, args.households)
         env = {**os.environ, **{k: str(v) for k, v in config.items()}, "GUNICORN_MAX_REQUESTS": "0"}
         server = Gunicorn(env, args.workers, Path(tmp) / "gunicorn.log")
+        stop = threading.Event()
         server.start()
         try:
             http = urllib3.PoolManager()
@@ -392,7 +393,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 homes.append(Household(token, json.loads(response.data)["code"]))
             codes = [h.batch for h in homes]
             writes, reads = Stats(), Stats()
-            stop = threading.Event()
             started = time.monotonic()
             give_up = started + args.duration + 60
             threads = [
@@ -432,6 +432,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 thread.join()
             seconds = time.monotonic() - started
         finally:
+            stop.set()  # on an error too: the clients' threads must not outlive the run
             server.stop()
         checks = check_ledger(config, homes)
         server_errors = [
