@@ -47,3 +47,18 @@ def test_one_json_line_per_request(client: Any, capsys: pytest.CaptureFixture[st
     assert records[0]["request_id"] == "abc-123"
     assert records[1]["request_id"] == response.headers["X-Request-ID"]
     assert all(isinstance(r["duration_ms"], float) and "timestamp" in r for r in records)
+
+
+def test_a_lost_database_connection_is_503_retry(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing was committed: the client is told to retry (with the same Idempotency-Key)."""
+
+    def gone(*_: Any, **__: Any) -> None:
+        raise OperationalError("SELECT", {}, Exception("terminating connection"))
+
+    monkeypatch.setattr("app.api.auth.user_for_token", gone)
+    response = client.get("/api/v1/batches", headers={"Authorization": "Bearer goc_x"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"
+    assert response.get_json()["status"] == "service_unavailable"
