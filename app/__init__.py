@@ -89,7 +89,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from storefront import bp as storefront_bp  # the one place the app knows the storefront
 
-    from . import audit, errors, security
+    from . import audit, errors, health, security
     from .admin import views as admin_views
     from .api import register as register_api
     from .auth import views as auth_views
@@ -101,6 +101,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     errors.init_app(app)  # after the API: one error mapping for HTML and JSON
     security.init_app(app)
+    health.init_app(app)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(household_views.bp)
     app.register_blueprint(admin_views.bp)

@@ -16,7 +16,9 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from ledger import LedgerError, LogVerifier, VerificationError
+from ledger.schema import metadata as ledger_metadata
 
+from .backup import BackupError, backup_to, open_source, read_backup, write_backup
 from .context import goc
 from .demo import DEMO_PASSWORD, seed_demo
 from .errors import DomainError, NotFound
@@ -198,6 +200,17 @@ def expire_orders_command() -> None:
     click.echo(f"Expired {expire_orders(db.session)} unpaid orders.")
 
 
+def verified_summary(workers: int | None = None) -> str:
+    """Verify the whole ledger; raises VerificationError, else returns the summary line."""
+    app_goc = goc()
+    verifier = LogVerifier(
+        log_key=app_goc.ledger.log_signer.verifier,
+        authority_keys=[app_goc.authority.verifier],
+        workers=workers,
+    )
+    return verifier.verify_log(app_goc.ledger.iter_log()).line()
+
+
 @click.command("verify-ledger")
 @click.option(
     "--workers", type=int, default=None, help="Processes checking signatures (default: CPUs)."
@@ -205,18 +218,56 @@ def expire_orders_command() -> None:
 @with_appcontext
 def verify_ledger_command(workers: int | None) -> None:
     """Verify the whole ledger against the log key and the co-op authority key."""
-    app_goc = goc()
-    verifier = LogVerifier(
-        log_key=app_goc.ledger.log_signer.verifier,
-        authority_keys=[app_goc.authority.verifier],
-        workers=workers,
-    )
     try:
-        summary = verifier.verify_log(app_goc.ledger.iter_log())
+        click.echo(verified_summary(workers))
     except VerificationError as exc:
         click.echo(f"FAIL: {exc}", err=True)
         raise SystemExit(1) from exc
-    click.echo(summary.line())
+
+
+def _backup_tables() -> list[Any]:
+    """Every table, parents before children; the ledger's have no foreign keys."""
+    return [*ledger_metadata.sorted_tables, *db.metadata.sorted_tables]
+
+
+@click.command("backup")
+@click.argument("destination")
+@with_appcontext
+def backup_command(destination: str) -> None:
+    """Back up the database (app and ledger) to a file or s3://bucket/key (photos: see
+    docs/operations.md)."""
+    counts: dict[str, int] = {}
+
+    def write(out: Any) -> None:
+        counts.update(write_backup(db.engine, _backup_tables(), out))
+
+    try:
+        backup_to(destination, write, endpoint_url=goc().settings.s3_endpoint_url)
+    except (BackupError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    size = counts.get("ledger_entries", 0)
+    click.echo(f"Backed up {sum(counts.values())} rows ({size} ledger entries) to {destination}.")
+
+
+@click.command("restore")
+@click.argument("source")
+@with_appcontext
+def restore_command(source: str) -> None:
+    """Restore a backup into this EMPTY, migrated database, then verify the ledger."""
+    try:
+        with open_source(source, endpoint_url=goc().settings.s3_endpoint_url) as stream:
+            counts = read_backup(db.engine, _backup_tables(), stream)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Restored {sum(counts.values())} rows from {source}.")
+    try:
+        click.echo(verified_summary())
+    except VerificationError as exc:
+        click.echo(f"FAIL: the restored ledger does not verify: {exc}", err=True)
+        raise SystemExit(1) from exc
+    checkpoint = goc().ledger.latest_checkpoint()
+    if checkpoint is not None:
+        click.echo(f"Latest checkpoint: size {checkpoint.size}, root {checkpoint.root.hex()}")
 
 
 @click.command("publish-checkpoints")
@@ -232,6 +283,8 @@ def publish_checkpoints_command() -> None:
 
 
 COMMANDS = (
+    backup_command,
+    restore_command,
     create_admin_command,
     enroll_household_command,
     issue_token_command,

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
+from sqlalchemy.exc import DBAPIError, OperationalError, PendingRollbackError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from ledger import InvalidStatementError
@@ -81,6 +82,21 @@ def init_app(app: Flask) -> None:
     def _statement(error: InvalidStatementError) -> Response:
         field = error.field or "statement"
         return error_response(422, "validation_failed", str(error), {field: [error.reason]})
+
+    @app.errorhandler(SQLAlchemyError)
+    def _database_unavailable(error: SQLAlchemyError) -> Response:
+        # The database went away mid-request (restart, failover, a killed connection): nothing
+        # was committed, so the client may safely retry (with the same Idempotency-Key).
+        lost = isinstance(error, OperationalError | PendingRollbackError) or (
+            isinstance(error, DBAPIError) and error.connection_invalidated
+        )
+        if not lost:
+            raise error  # a real bug: a 500, logged with its traceback
+        app.logger.warning("database unavailable: %s", error)
+        message = _("The service is briefly unavailable. Please try again in a moment.")
+        response = error_response(503, "service_unavailable", message)
+        response.headers["Retry-After"] = "2"
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:

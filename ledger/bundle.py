@@ -136,7 +136,7 @@ class BundleReader:
                 continue
             try:
                 obj = json.loads(raw)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
                 raise MalformedError(f"bundle line {self.line_no}: not JSON") from exc
             if not isinstance(obj, dict):
                 raise MalformedError(f"bundle line {self.line_no}: not a JSON object")

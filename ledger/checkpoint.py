@@ -33,6 +33,11 @@ class SignedNote:
     def parse(cls, note: str) -> SignedNote:
         if any(ord(ch) < 0x20 and ch != "\n" for ch in note):
             raise MalformedError("note contains control characters")
+        if not note.isascii():
+            try:  # a note is signed as UTF-8: a lone surrogate (from JSON "\ud800") has none
+                note.encode()
+            except UnicodeEncodeError as exc:
+                raise MalformedError("note is not valid Unicode text") from exc
         if not note.endswith("\n"):
             raise MalformedError("note must end with a newline")
         split = note.rfind("\n\n")

@@ -43,8 +43,10 @@ def b64encode(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def b64decode(text: str, *, what: str, length: int | None = None) -> bytes:
+def b64decode(text: object, *, what: str, length: int | None = None) -> bytes:
     """Strict standard-alphabet, padded base64 (RFC 4648 section 4)."""
+    if not isinstance(text, str):  # parsed JSON may hold any type here
+        raise MalformedError(f"{what}: expected a base64 string")
     try:
         data = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError) as exc:

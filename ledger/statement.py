@@ -107,7 +107,7 @@ class ParsedStatement:
             raise InvalidStatementError(f"statement is over {MAX_STATEMENT_BYTES} bytes")
         try:
             obj = json.loads(data, object_pairs_hook=_duplicate_free, parse_int=_json_number_int)
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # Recursion: deep nesting
             if isinstance(exc, InvalidStatementError):
                 raise
             raise InvalidStatementError(f"not valid JSON ({exc})") from exc
@@ -149,7 +149,7 @@ class ParsedStatement:
         # Only the one canonical encoding is a statement: RFC 8785 bytes of an all-NFC value.
         try:
             canonical = canonical_json(nfc(obj))
-        except ValueError:
+        except (ValueError, RecursionError):
             canonical = None
         if canonical != data:
             raise InvalidStatementError("is not the RFC 8785 canonical form of its NFC value")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..context import goc
 from ..extensions import db
 from ..models import Step
+from ..models._types import MAX_INTEGER
 from ..services import batches as service
 from ..services.photos import MAX_PHOTO_BYTES, prepare_photo
 from .auth import ApiBlueprint, api_household, api_user, own_batch, own_step
@@ -55,7 +56,7 @@ def record_step(code: str, idempotency_key: str | None) -> Step:
     )
 
 
-@blp.route("/steps/<int:seq>/corrections", methods=["POST"])
+@blp.route(f"/steps/<int(max={MAX_INTEGER}):seq>/corrections", methods=["POST"])
 @blp.arguments(IdempotencyHeaders, location="headers", as_kwargs=True)
 @request_body(
     CorrectionInput,

@@ -20,6 +20,7 @@ from ..context import goc
 from ..errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db, login_manager
 from ..models import Household, User
+from ..models._types import MAX_INTEGER
 from ..services.batches import MAX_PHOTOS, correct_step, create_batch, record_step
 from ..services.households import update_profile
 from ..services.orders import offer_of
@@ -209,7 +210,7 @@ def record(code: str, kind: str) -> ResponseReturnValue:
     )
 
 
-@bp.route("/steps/<int:step_id>/correct", methods=["GET", "POST"])
+@bp.route(f"/steps/<int(max={MAX_INTEGER}):step_id>/correct", methods=["GET", "POST"])
 def correct(step_id: int) -> ResponseReturnValue:
     chosen = queries.own_step(db.session, _household(), step_id)
     # A correction is itself corrected by correcting the original step again.

@@ -5,6 +5,10 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+# The largest value an Integer column holds on PostgreSQL: URL converters stop there (a bigger
+# number in a URL is a 404, not a database error).
+MAX_INTEGER = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
