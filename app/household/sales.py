@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from ..context import goc
-from ..errors import DomainError, ValidationFailed
+from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import OrderStatus, PaymentMethod
 from ..services import orders as order_service
@@ -68,6 +68,8 @@ def orders() -> ResponseReturnValue:
 
 def _refused(error: DomainError) -> Response:
     db.session.rollback()
+    if isinstance(error, NotFound):  # another household's things do not exist for you: 404
+        raise error
     details = [" ".join(map(str, m)) for m in error.errors.values() if isinstance(m, list)]
     flash(" ".join([error.message, *details]), "error")
     return redirect(url_for(".orders"))

@@ -7,7 +7,7 @@ from typing import Any
 
 import phonenumbers
 from flask_babel import gettext as _
-from sqlalchemy import String, select
+from sqlalchemy import String, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -16,9 +16,10 @@ from ledger.encoding import b64encode
 
 from ..context import Goc
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
-from ..models import Household, HouseholdKey, Role, User
+from ..models import OPEN_STATUSES, Batch, Household, HouseholdKey, Offer, Order, Role, User
 from ..models._types import utcnow
 from ..models.households import PUBLIC_FIELDS
+from ..vietqr import BANKS_BY_BIN, VietQRError, build
 from .codes import new_code
 from .ledger_statements import append, begin_write, household_signer, sign
 
@@ -211,6 +212,49 @@ def revoke_key(
     session.commit()
 
 
+PAYOUT_FIELDS = ("bank_bin", "bank_account", "bank_account_name")
+
+
+def check_payout_account(household: Household, *, field: str) -> None:
+    """Selling needs an account a VietQR can carry: a NAPAS BIN and a plain account number.
+    ``field`` names the form field the error belongs to."""
+    if not household.has_payout_account:
+        raise ValidationFailed(
+            _("Add your bank account to the household profile first."),
+            errors={field: [_("Buyers pay by bank transfer to your account.")]},
+        )
+    try:
+        build(bank_bin=household.bank_bin, account=household.bank_account, amount=1, purpose="GOC")
+    except VietQRError:
+        valid = False
+    else:
+        valid = household.bank_bin in BANKS_BY_BIN
+    if not valid:
+        raise ValidationFailed(
+            _("The bank account in your profile cannot be paid by VietQR."),
+            errors={
+                field: [
+                    _("Check the bank code (6-digit BIN) and the account number in your profile.")
+                ]
+            },
+        )
+
+
+def _selling(session: Session, household: Household) -> bool:
+    """A batch on sale, or an order whose buyer may still be paying into the account."""
+    on_sale = (
+        select(Offer.batch_id)
+        .join(Batch, Batch.id == Offer.batch_id)
+        .where(Batch.household_id == household.id, Offer.on_sale)
+    )
+    awaiting = (
+        select(Order.id)
+        .join(Batch, Batch.id == Order.batch_id)
+        .where(Batch.household_id == household.id, Order.status.in_(OPEN_STATUSES))
+    )
+    return bool(session.scalar(select(or_(on_sale.exists(), awaiting.exists()))))
+
+
 def update_profile(
     session: Session,
     goc: Goc,
@@ -239,6 +283,8 @@ def update_profile(
             setattr(household, name, private[name])
     if private.get("phone"):
         household.phone = normalise_phone(private["phone"])
+    if any(name in private for name in PAYOUT_FIELDS) and _selling(session, household):
+        check_payout_account(household, field="bank_account")
     if household.public_profile() != before:
         household.index_for_search()
         signer = goc.authority if actor.role is Role.ADMIN else household_signer(goc, household)

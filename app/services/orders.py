@@ -25,10 +25,10 @@ from ..config import Settings
 from ..errors import Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed
 from ..models import Batch, Household, Offer, Order, OrderStatus, User
 from ..models._types import utcnow
-from ..vietqr import BANKS_BY_BIN, VietQRError, build
+from ..vietqr import BANKS_BY_BIN, build
 from .batches import get_batch
 from .codes import ALPHABET
-from .households import normalise_phone
+from .households import check_payout_account, normalise_phone
 from .ledger_statements import begin_write
 
 ORDER_PREFIX = "GOC"  # survives banks' upper-casing, and never reads as a Vietnamese word
@@ -121,30 +121,6 @@ def payment_instructions(order: Order) -> PaymentInstructions:
     )
 
 
-def _check_payout_account(household: Household) -> None:
-    """Selling needs an account a VietQR can carry: a NAPAS BIN and a plain account number."""
-    if not household.has_payout_account:
-        raise ValidationFailed(
-            _("Add your bank account to the household profile first."),
-            errors={"on_sale": [_("Buyers pay by bank transfer to your account.")]},
-        )
-    try:
-        _payload(household, 1, ORDER_PREFIX)
-    except VietQRError:
-        valid = False
-    else:
-        valid = household.bank_bin in BANKS_BY_BIN
-    if not valid:
-        raise ValidationFailed(
-            _("The bank account in your profile cannot be paid by VietQR."),
-            errors={
-                "on_sale": [
-                    _("Check the bank code (6-digit BIN) and the account number in your profile.")
-                ]
-            },
-        )
-
-
 # -- offers ---------------------------------------------------------------------------------------
 def offer_of(session: Session, batch: Batch) -> Offer | None:
     return session.get(Offer, batch.id)
@@ -158,7 +134,7 @@ def set_offer(session: Session, *, actor: User, batch: Batch, data: Mapping[str,
     available = _whole(data, "available", 0, MAX_QUANTITY)
     on_sale = data.get("on_sale") in (True, "1", "on", "true", "yes")
     if on_sale:
-        _check_payout_account(batch.household)
+        check_payout_account(batch.household, field="on_sale")
     begin_write(session)
     offer = session.get(Offer, batch.id)
     if offer is None:

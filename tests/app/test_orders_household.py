@@ -9,7 +9,15 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import OrderStatus, Payment, PaymentMethod
-from tests.orders_support import PRICE, batch_on_sale, deliver, order, reload, sepay_body
+from tests.orders_support import (
+    ACCOUNT,
+    PRICE,
+    batch_on_sale,
+    deliver,
+    order,
+    reload,
+    sepay_body,
+)
 from tests.support import HOUSEHOLD_PHONES, login
 
 
@@ -112,3 +120,19 @@ def test_another_household_cannot_assign_my_transfer(app: Any, client: Any) -> N
     assert login(client, HOUSEHOLD_PHONES[1]).status_code == 302
     client.post(f"/household/payments/{payment_id}/assign", data={"order_code": placed.order.code})
     assert reload(app, placed.order.code).status is OrderStatus.PENDING
+
+
+def test_a_seller_cannot_remove_the_account_buyers_pay_into(app: Any, client: Any) -> None:
+    """While a batch is on sale (or an order awaits payment) the payout account must stay
+    payable by VietQR: clearing it is refused, naming the field, and changes nothing."""
+    placed = order(app, batch_on_sale(app), quantity=1)
+    seller(client)
+    profile = client.get("/household/profile").text
+    assert 'name="bank_account"' in profile
+    refused = client.post(
+        "/household/profile",
+        data={"head_name": "Nguyễn Văn An", "bank_bin": "", "bank_account": ""},
+    )
+    assert refused.status_code == 422 and 'id="bank_account-error"' in refused.text
+    page = client.get(f"/o/{placed.token}")
+    assert page.status_code == 200 and ACCOUNT in page.text

@@ -1,5 +1,6 @@
 """A hamlet with something in it, for the security tests: household A owns a batch (with a GTIN),
-a photographed step and a correction; household B has a batch of its own; the co-op admin.
+a photographed step and a correction, a batch on sale with a buyer's order, and an unmatched
+transfer in its inbox; household B has a batch of its own; the co-op admin.
 Each role gets a logged-in web client and an API token."""
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Household, Step, User
+from app.models import Household, Payment, Step, User
 from app.services.households import normalise_phone
 from tests.app.test_api import BATCH, HARVEST, bearer, post_multipart, token_for
+from tests.orders_support import batch_on_sale, deliver, order, sepay_body
 from tests.support import ADMIN_PHONE, HOUSEHOLD_PHONES, jpeg_bytes, login
 
 ROLES = ("anonymous", "household_a", "household_b", "admin")
@@ -38,6 +40,9 @@ class World:
     step_id: int  # A's harvest step (database id)
     step_seq: int  # ... and its ledger seq
     photo: str  # the step photo's SHA-256
+    order_code: str  # a buyer's order of household A's batch on sale
+    order_token: str  # ... and the buyer's secret link token
+    payment_id: int  # an unmatched transfer in household A's inbox
 
     def api_headers(self, role: str) -> dict[str, str]:
         return bearer(self.tokens[role]) if self.tokens[role] else {}
@@ -69,6 +74,11 @@ def world(app: Any) -> World:
         )
         household = db.session.get(Household, user.household_id).code
         step_id = db.session.scalar(select(Step.id).where(Step.seq == step["seq"]))
+    placed = order(app, batch_on_sale(app))
+    unmatched = deliver(api, sepay_body(1, "chuyen tien", 10_000))
+    assert unmatched.status_code == 200, unmatched.get_json()
+    with app.app_context():
+        payment_id = db.session.scalar(select(Payment.id).where(Payment.order_id.is_(None)))
     clients = {"anonymous": app.test_client()}
     for role, phone in (("household_a", HOUSEHOLD_PHONES[0]), ("household_b", HOUSEHOLD_PHONES[1]),
                         ("admin", ADMIN_PHONE)):  # fmt: skip
@@ -86,4 +96,7 @@ def world(app: Any) -> World:
         step_id=step_id,
         step_seq=step["seq"],
         photo=step["photos"][0]["sha256"],
+        order_code=placed.order.code,
+        order_token=placed.token,
+        payment_id=payment_id,
     )

@@ -32,6 +32,7 @@ API = (UNAUTHORIZED, OK, OK, FORBIDDEN)  # bearer token of a household; admins h
 API_OWNED = (UNAUTHORIZED, OK, MISSING, FORBIDDEN)
 API_DOCS = PUBLIC
 BAD_LOGIN = (UNAUTHORIZED,) * 4  # POST /auth/login with no credentials
+WEBHOOK = (UNAUTHORIZED,) * 4  # a payment webhook without its provider's key, whoever sends it
 
 # Every endpoint, by method where they differ. The lead classifies new routes here at merge.
 ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -46,6 +47,28 @@ ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     "storefront.household": {"GET": PUBLIC},
     "storefront.household_qr": {"GET": PUBLIC},
     "storefront.photo": {"GET": PUBLIC},
+    "storefront.static": {"GET": PUBLIC},
+    "storefront.market": {"GET": PUBLIC},
+    "storefront.batch_export": {"GET": PUBLIC},
+    "storefront.batch_epcis": {"GET": PUBLIC},
+    "storefront.batch_labels": {"GET": PUBLIC},
+    # A buyer's order: anyone holding the link's token (no account needed).
+    "storefront.orders.order_batch": {"GET": PUBLIC, "POST": PUBLIC},
+    "storefront.orders.order": {"GET": PUBLIC},
+    "storefront.orders.order_status": {"GET": PUBLIC},
+    "storefront.orders.order_qr": {"GET": PUBLIC},
+    "orders.create_order": {"POST": PUBLIC},
+    "orders.get_order": {"GET": PUBLIC},
+    "payments.sepay": {"POST": WEBHOOK},
+    # The public audit API.
+    "ledger.checkpoint": {"GET": PUBLIC},
+    "ledger.key": {"GET": PUBLIC},
+    "ledger.authority_keys": {"GET": PUBLIC},
+    "ledger.checkpoints": {"GET": PUBLIC},
+    "ledger.entries": {"GET": PUBLIC},
+    "ledger.inclusion": {"GET": PUBLIC},
+    "ledger.consistency": {"GET": PUBLIC},
+    "ledger.export": {"GET": PUBLIC},
     "household.dashboard": {"GET": HOUSEHOLD},
     "household.new_batch": {"GET": HOUSEHOLD, "POST": HOUSEHOLD},
     "household.profile": {"GET": HOUSEHOLD, "POST": HOUSEHOLD},
@@ -53,12 +76,20 @@ ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     "household.record": {"GET": OWNED, "POST": OWNED},
     "household.correct": {"GET": OWNED, "POST": OWNED},
     "household.photo": {"GET": OWNED},
+    "household.steps_csv": {"GET": HOUSEHOLD},
+    "household.offer": {"GET": OWNED, "POST": OWNED},
+    "household.orders": {"GET": HOUSEHOLD},
+    "household.confirm": {"POST": OWNED},
+    "household.hand_over": {"POST": OWNED},
+    "household.assign": {"POST": OWNED},
     "admin.overview": {"GET": ADMIN},
     "admin.enroll": {"GET": ADMIN, "POST": ADMIN},
     "admin.household": {"GET": ADMIN},
     "admin.edit": {"GET": ADMIN, "POST": ADMIN},
     "admin.reissue": {"POST": ADMIN},
     "admin.revoke": {"POST": ADMIN},
+    "admin.hamlet_steps_csv": {"GET": ADMIN},
+    "admin.household_steps_csv": {"GET": ADMIN},
     "batches.list_batches": {"GET": API},
     "batches.create_batch": {"POST": API},
     "batches.get_batch": {"GET": API_OWNED},
@@ -66,17 +97,31 @@ ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     "steps.record_step": {"POST": API_OWNED},
     "steps.correct_step": {"POST": API_OWNED},
     "photos.get_photo": {"GET": API_OWNED},
+    "offers.put_offer": {"PUT": API_OWNED},
 }
 
 # Endpoints whose <code> is a household's, not a batch's.
 HOUSEHOLD_CODE = {"storefront.household", "storefront.household_qr", "admin.household",
-                  "admin.edit", "admin.reissue", "admin.revoke"}  # fmt: skip
+                  "admin.edit", "admin.reissue", "admin.revoke",
+                  "admin.household_steps_csv"}  # fmt: skip
+# Endpoints whose <code> is an order's.
+ORDER_CODE = {"household.confirm", "household.hand_over"}
+# A file each static folder has.
+STATIC_FILE = {"static": "app.css", "storefront.static": "verify.js"}
 
 
 def url_args(world: World, rule: Rule) -> dict[str, Any]:
     """Real values for the rule's arguments: household A's things."""
     values: dict[str, Any] = {
-        "code": world.household if rule.endpoint in HOUSEHOLD_CODE else world.batch,
+        "code": (
+            world.household
+            if rule.endpoint in HOUSEHOLD_CODE
+            else world.order_code
+            if rule.endpoint in ORDER_CODE
+            else world.batch
+        ),
+        "token": world.order_token,
+        "payment_id": world.payment_id,
         "step_id": world.step_id,
         "seq": world.step_seq,
         "sha256": world.photo,
@@ -84,7 +129,7 @@ def url_args(world: World, rule: Rule) -> dict[str, Any]:
         "gtin": world.gtin,
         "lot": world.lot,
         "qualifiers": "21/12345",
-        "filename": "app.css",
+        "filename": STATIC_FILE.get(rule.endpoint, ""),
     }
     missing = set(rule.arguments) - values.keys()
     assert not missing, f"{rule.rule}: give url_args a real value for {sorted(missing)}"
@@ -125,7 +170,7 @@ def url_for_rule(world: World, rule: Rule) -> str:
 def request(world: World, role: str, method: str, url: str) -> Any:
     client = world.clients[role]
     if url.startswith("/api/v1/"):  # an empty JSON object: the caller's reach is checked first
-        body = {"json": {}} if method == "POST" else {}
+        body = {"json": {}} if method in ("POST", "PUT") else {}
         return client.open(url, method=method, headers=world.api_headers(role), **body)
     return client.open(url, method=method)
 
