@@ -699,9 +699,10 @@ def bench_verify(
         costs = per_entry_costs(log, url, min(len(log), args.cost_entries))
         main = costs["verify_log_inline_without_ed25519_us"]
         sig = costs["ed25519_verify_us"]
-        # The replay process needs `main` us per entry and the workers `sig` us; on `cores`
-        # cores shared by both, no schedule beats min(1/main, cores/(main + sig)) entries/s.
-        bound = min(1 / main, cores / (main + sig)) / (cores / sig) if main > 0 else 1.0
+        # Verifying an entry takes `sig` us for its signature and `main` us for everything else
+        # (parse, hashes, replay), wherever it runs; on `cores` cores no schedule beats
+        # cores / (main + sig) entries/s, against the raw cores / sig.
+        bound = sig / (main + sig) if main > 0 else 1.0
         costs["ratio_upper_bound"] = round(bound, 3)
         verify["per_entry_costs"] = costs
         say(f"   {json.dumps(costs)}")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 from collections import deque
 from collections.abc import Generator, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -31,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .checkpoint import Checkpoint, SignedNote
 from .encoding import b64decode
-from .entry import ENTRY_DOMAIN, ZERO_HASH, Entry, entry_hash
+from .entry import ZERO_HASH, Entry, entry_hash
 from .errors import (
     ChainError,
     CheckpointError,
@@ -51,6 +50,9 @@ from .store import EntryRow
 
 # Entries per chunk: large enough that pickling and scheduling cost little per entry.
 CHUNK = 1024
+# Chunks in flight per worker. Results are replayed in order, so a worker that falls behind
+# (descheduled on a busy machine) stalls the others once they run out of chunks ahead.
+AHEAD = 4
 
 
 class Ruled(NamedTuple):
@@ -142,15 +144,14 @@ class _Checker:
         """The verdict on one entry; its signature check is appended to ``signatures``."""
         seq, received, prev, subject_prev, data, signature, stored = row
         message = STATEMENT_DOMAIN + data
-        computed = hashlib.sha256(
-            ENTRY_DOMAIN
-            + struct.pack(">QQ", seq, received)
-            + prev
-            + subject_prev
-            + hashlib.sha256(message).digest()
-            + signature
-        ).digest()
-        hash_ok = computed == stored
+        hash_ok = stored == entry_hash(
+            seq=seq,
+            received_micros=received,
+            prev_hash=prev,
+            subject_prev_hash=subject_prev,
+            statement_digest=hashlib.sha256(message).digest(),
+            signature=signature,
+        )
         leaf = leaf_hash(stored)
         try:
             kind, subject, key_id, time, body, _ = parse_fields(data)
@@ -330,7 +331,7 @@ class LogVerifier:
                     continue
                 assert workers is not None
                 pending.append((chunk, workers.submit(chunk)))
-                while len(pending) > 2 * self.workers:
+                while len(pending) > AHEAD * self.workers:
                     done, future = pending.popleft()
                     yield from zip(done, future.result(), strict=True)
             while pending:
