@@ -29,7 +29,7 @@ def _verify(args: argparse.Namespace) -> LogSummary:
     if _is_database_url(args.source):
         engine = open_engine(args.source)
         try:
-            return verifier.verify_log(LogReader(engine).iter_log())
+            return verifier.verify_log(LogReader(engine).iter_log_rows())
         finally:
             engine.dispose()
     with open(args.source, encoding="utf-8") as stream:

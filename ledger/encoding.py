@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import rfc8785
 
 from .errors import MalformedError
 
 JSONValue = Any
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_SAFE_INTEGER = 2**53 - 1  # I-JSON: integers beyond +-(2**53 - 1) are not exact doubles
 
 
 def nfc(value: JSONValue) -> JSONValue:
@@ -31,12 +34,77 @@ def nfc(value: JSONValue) -> JSONValue:
     return value
 
 
+# orjson writes RFC 8785 bytes for *plain* values (see _plain): the same escapes (only '"', '\\'
+# and C0 controls, with \b \t \n \f \r short and the rest as lowercase \u00xx), raw UTF-8 for
+# everything else, no whitespace, integers in decimal. Only two things differ: numbers that are
+# not safe integers (RFC 8785 writes every number as ECMAScript writes a double) and key order,
+# which RFC 8785 takes from UTF-16 code units and orjson from code points; the two orders agree
+# unless a key holds a character beyond the Basic Multilingual Plane. The property tests in
+# tests/ledger/test_canonical.py check all of this against the rfc8785 package.
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _plain(value: JSONValue) -> bool:
+    """True for values of exact JSON types, with safe integers, no floats, keys in the BMP."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() or not _ASTRAL.search(key)):
+                return False
+            if not _plain(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(_plain(item) for item in value)
+    return False
+
+
+def plain_canonical_json(value: JSONValue) -> bytes | None:
+    """RFC 8785 bytes of ``value`` by the fast path, or None where that path does not apply."""
+    if not _plain(value):
+        return None
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # a lone surrogate
+        return None
+
+
 def canonical_json(value: JSONValue) -> bytes:
     """RFC 8785 canonical UTF-8 bytes of ``value``; raises ``ValueError`` outside I-JSON."""
+    fast = plain_canonical_json(value)
+    if fast is not None:
+        return fast
     try:
         return bytes(rfc8785.dumps(value))
     except rfc8785.CanonicalizationError as exc:
         raise ValueError(str(exc)) from exc
+
+
+def canonical_object(data: bytes) -> dict[str, JSONValue] | None:
+    """The JSON object whose RFC 8785 bytes, with every string in NFC, are exactly ``data``.
+
+    ``None`` means "not shown here", not "not canonical": the caller then decides the general
+    way (``json.loads``, :func:`nfc`, :func:`canonical_json`). This path decodes and re-encodes
+    with orjson, several times faster than that on a statement, and answers only for plain
+    values (see :func:`plain_canonical_json`). When the re-encoding equals ``data``, ``data`` has no
+    duplicate key, no whitespace and no needless escape (the re-encoding would have dropped
+    them), and its only escapes stand for ASCII characters; so every string in it is NFC
+    exactly when the whole text is, since NFC never composes or reorders across an ASCII
+    character.
+    """
+    try:
+        value = orjson.loads(data)
+    except ValueError:
+        return None
+    if type(value) is not dict or plain_canonical_json(value) != data:
+        return None
+    if not data.isascii() and not unicodedata.is_normalized("NFC", data.decode()):
+        return None
+    return value
 
 
 def b64encode(data: bytes) -> str:
@@ -77,8 +145,32 @@ def format_time(moment: datetime) -> str:
     return text + "Z"
 
 
+# What format_time writes: a four-digit year from 1000 (strftime pads no smaller one), and a
+# fraction of one to six digits without trailing zeros.
+_CANONICAL_TIME = re.compile(
+    r"([1-9][0-9]{3})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:\.([0-9]{0,5}[1-9]))?Z\Z"
+)
+
+
 def parse_time(text: str) -> datetime:
     """Parse the statement time format written by :func:`format_time`."""
+    match = _CANONICAL_TIME.match(text)
+    if match is not None:
+        year, month, day, hour, minute, second, fraction = match.groups()
+        try:
+            return datetime(
+                int(year),
+                int(month),
+                int(day),
+                int(hour),
+                int(minute),
+                int(second),
+                int(fraction.ljust(6, "0")) if fraction else 0,
+                tzinfo=UTC,
+            )
+        except ValueError:
+            pass  # no such date or time: the general path below says why
     if not text.endswith("Z") or "T" not in text:
         raise ValueError("time must be RFC 3339 UTC ending in Z, e.g. 2026-03-01T07:30:00Z")
     moment = datetime.fromisoformat(text[:-1] + "+00:00")

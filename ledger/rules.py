@@ -14,15 +14,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from .encoding import b64decode, micros_to_datetime
 from .entry import ZERO_HASH
 from .errors import InvalidStatementError, LedgerError
 from .keys import NoteVerifier, statement_key_id
-from .statement import KEY_REGISTER, KEY_REVOKE, ParsedStatement
+from .statement import KEY_REGISTER, KEY_REVOKE
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+class RuledStatement(Protocol):
+    """What the rules read of a statement: a :class:`~ledger.statement.ParsedStatement`, or the
+    verifier's compact copy of one (whose body it keeps only for ``key.*`` kinds)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def time(self) -> datetime: ...
+    @property
+    def body(self) -> Mapping[str, Any]: ...
 
 
 class KeyNotValidError(InvalidStatementError):
@@ -93,7 +110,7 @@ class LogState:
         state = self.subject(subject)
         return ZERO_HASH if state is None else state.head
 
-    def admit(self, parsed: ParsedStatement, *, seq: int, received_micros: int) -> KeyRecord:
+    def admit(self, parsed: RuledStatement, *, seq: int, received_micros: int) -> KeyRecord:
         """Apply the rules for ``parsed`` at ``seq``; return the signing key's record.
 
         Raises :class:`KeyNotValidError` or :class:`InvalidStatementError`; the caller still
@@ -130,7 +147,7 @@ class LogState:
         """Record ``entry_hash`` as the newest entry of ``subject``."""
         self.subjects[subject].head = entry_hash
 
-    def _register(self, parsed: ParsedStatement, seq: int) -> None:
+    def _register(self, parsed: RuledStatement, seq: int) -> None:
         encoded = parsed.body.get("public_key")
         if not isinstance(encoded, str):
             raise InvalidStatementError(
@@ -150,7 +167,7 @@ class LogState:
         self.keys[key_id] = record
         self.new_keys.append(record)
 
-    def _revoke(self, parsed: ParsedStatement, seq: int) -> None:
+    def _revoke(self, parsed: RuledStatement, seq: int) -> None:
         key_id = parsed.body.get("key")
         target = self.key(key_id) if isinstance(key_id, str) else None
         if target is None or target.authority:

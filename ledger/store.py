@@ -102,10 +102,33 @@ def now_micros() -> int:
     return time.time_ns() // 1000
 
 
-def entry_from_row(row: Sequence[Any]) -> Entry:
+# An entry as stored, in ENTRY_COLUMNS order: seq, received_micros, prev_hash,
+# subject_prev_hash, statement data, signature, entry_hash. The verifier reads these as they are.
+EntryRow = tuple[int, int, bytes, bytes, bytes, bytes, bytes]
+_ENTRY_PAGE = (
+    select(*ENTRY_COLUMNS)
+    .where(schema.entries.c.seq >= bindparam("start"))
+    .order_by(schema.entries.c.seq)
+    .limit(bindparam("limit"))
+)
+
+
+def entry_row(row: Sequence[Any]) -> EntryRow:
     seq, received, prev, subject_prev, data, signature, digest = row
-    statement = SignedStatement(bytes(data), bytes(signature))
-    return Entry(seq, received, bytes(prev), bytes(subject_prev), statement, bytes(digest))
+    return (
+        seq,
+        received,
+        bytes(prev),
+        bytes(subject_prev),
+        bytes(data),
+        bytes(signature),
+        bytes(digest),
+    )
+
+
+def entry_from_row(row: Sequence[Any]) -> Entry:
+    seq, received, prev, subject_prev, data, signature, digest = entry_row(row)
+    return Entry(seq, received, prev, subject_prev, SignedStatement(data, signature), digest)
 
 
 @dataclass(frozen=True)
@@ -138,24 +161,25 @@ class LogReader:
         return None if row is None else entry_from_row(row)
 
     def entries(self, start: int = 0, limit: int = 1000) -> list[Entry]:
-        query = (
-            select(*ENTRY_COLUMNS)
-            .where(schema.entries.c.seq >= start)
-            .order_by(schema.entries.c.seq)
-            .limit(limit)
-        )
+        return [entry_from_row(row) for row in self.entry_rows(start, limit)]
+
+    def entry_rows(self, start: int = 0, limit: int = 1000) -> list[EntryRow]:
         with self.engine.connect() as c:
-            return [entry_from_row(row) for row in c.execute(query)]
+            return [entry_row(r) for r in c.execute(_ENTRY_PAGE, {"start": start, "limit": limit})]
 
     def iter_entries(self, *, batch: int = 5000, stop: int | None = None) -> Iterator[Entry]:
         """Every entry in seq order, read in bounded pages (memory does not grow with the log)."""
+        return map(entry_from_row, self.iter_entry_rows(batch=batch, stop=stop))
+
+    def iter_entry_rows(self, *, batch: int = 5000, stop: int | None = None) -> Iterator[EntryRow]:
+        """:meth:`iter_entries` as stored rows."""
         start = 0
         while stop is None or start < stop:
-            page = self.entries(start, batch if stop is None else min(batch, stop - start))
+            page = self.entry_rows(start, batch if stop is None else min(batch, stop - start))
             yield from page
             if len(page) < batch:
                 return
-            start = page[-1].seq + 1
+            start = page[-1][0] + 1
 
     def subject_entries(self, subject: str, *, upto: int | None = None) -> list[Entry]:
         query = select(*ENTRY_COLUMNS).where(schema.entries.c.subject == subject)
@@ -213,16 +237,21 @@ class LogReader:
         first ``upto`` entries and the checkpoints up to that size: a snapshot that appends made
         while it is read cannot tear.
         """
+        for item in self.iter_log_rows(upto=upto):
+            yield item if isinstance(item, str) else entry_from_row(item)
+
+    def iter_log_rows(self, *, upto: int | None = None) -> Iterator[EntryRow | str]:
+        """:meth:`iter_log` with entries as stored rows, which the verifier takes as they are."""
         checkpoints = self.iter_checkpoints()
         if upto is not None:
             limit = upto
             checkpoints = itertools.takewhile(lambda c: c.size <= limit, checkpoints)
         pending = next(checkpoints, None)
-        for entry in self.iter_entries(stop=upto):
-            while pending is not None and pending.size <= entry.seq:
+        for row in self.iter_entry_rows(stop=upto):
+            while pending is not None and pending.size <= row[0]:
                 yield pending.note
                 pending = next(checkpoints, None)
-            yield entry
+            yield row
         while pending is not None:
             yield pending.note
             pending = next(checkpoints, None)
