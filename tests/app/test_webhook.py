@@ -99,7 +99,7 @@ class TestPayloads:
         assert wrong_type.status_code == 400
         assert wrong_type.get_json()["errors"] == {"transferAmount": ["Expected a whole number."]}
         missing = deliver(client, {"id": 3, "transferAmount": 1})
-        assert missing.get_json()["errors"] == {"transferType": ["Cần một chuỗi chữ."]}
+        assert missing.get_json()["errors"] == {"transferType": ["Expected text."]}
         stored = deliveries(app)
         assert [d.outcome for d in stored] == ["bad_request"] * 3
         assert stored[0].body == b'{"id": 1, "transferAmount": '
