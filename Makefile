@@ -42,7 +42,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint $(CATALOG)
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 
 bench: $(STAMP)
 	$(BIN)/python bench/ledger.py

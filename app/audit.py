@@ -59,7 +59,10 @@ def _reader() -> LogReader:
 # Query strings (flask-smorest answers a malformed one with 400 and the field's messages)
 
 ARGUMENT_ERROR = 400
-_COUNT = validate.Range(min=0)
+# Sizes and seqs are 64-bit in the database: anything near that is a 400, never a query.
+MAX_SIZE = 2**62  # headroom below SQLite's 2**63 - 1 for start + limit
+_COUNT = validate.Range(min=0, max=MAX_SIZE)
+_SIZE = validate.Range(min=1, max=MAX_SIZE)
 _PAGE = validate.Range(min=1, max=MAX_PAGE)
 
 
@@ -93,7 +96,7 @@ class InclusionQuery(Schema):
     )
     size = fields.Integer(
         required=True,
-        validate=validate.Range(min=1),
+        validate=_SIZE,
         metadata={"description": "The tree size (a checkpoint's) to prove inclusion in."},
     )
 
@@ -102,12 +105,10 @@ class ConsistencyQuery(Schema):
     from_ = fields.Integer(
         data_key="from",
         required=True,
-        validate=validate.Range(min=1),
+        validate=_SIZE,
         metadata={"description": "The older tree size."},
     )
-    to = fields.Integer(
-        required=True, validate=validate.Range(min=1), metadata={"description": "The newer size."}
-    )
+    to = fields.Integer(required=True, validate=_SIZE, metadata={"description": "The newer size."})
 
 
 # Responses
