@@ -145,7 +145,11 @@ class TestExpiry:
         from tests.support import app_config
 
         configured = create_app(app_config(database_url, tmp_path, ORDER_TTL_MINUTES="5"))
-        assert configured.extensions["goc"].settings.order_ttl_minutes == 5
+        try:
+            assert configured.extensions["goc"].settings.order_ttl_minutes == 5
+        finally:
+            with configured.app_context():
+                db.engine.dispose()
 
     def test_the_cli_command(self, app: Any) -> None:
         code = batch_on_sale(app, available=3)

@@ -206,6 +206,11 @@ class TestConfiguration:
         from tests.support import app_config
 
         config = app_config(database_url, tmp_path, GOC_ENV="development", PAYMENT_WEBHOOK_KEY="")
-        response = deliver(create_app(config).test_client(), sepay_body(1, "x", 1), key="")
-        assert response.status_code == 401
-        assert "PAYMENT_WEBHOOK_KEY" in response.get_json()["message"]
+        development = create_app(config)
+        try:
+            response = deliver(development.test_client(), sepay_body(1, "x", 1), key="")
+            assert response.status_code == 401
+            assert "PAYMENT_WEBHOOK_KEY" in response.get_json()["message"]
+        finally:
+            with development.app_context():
+                db.engine.dispose()
