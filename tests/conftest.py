@@ -1,6 +1,7 @@
 """Shared fixtures: every database test runs on SQLite and on PostgreSQL.
 
-PostgreSQL comes from ``TEST_DATABASE_URL``; each test gets a schema of its own, dropped after.
+PostgreSQL comes from ``TEST_DATABASE_URL``; each test gets a database of its own, copied from a
+template (tests.databases) and dropped after.
 An unreachable PostgreSQL is an error, never a skip. With ``TEST_DATABASE_URL`` set empty the
 PostgreSQL variants are not collected (for machines without it; CI always sets it).
 """
@@ -8,16 +9,22 @@ PostgreSQL variants are not collected (for machines without it; CI always sets i
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from tests.support import Fixture, migrate
+from tests.support import (
+    ADMIN_PHONE,
+    HOUSEHOLD_PHONES,
+    PASSWORD,
+    Fixture,
+    app_config,
+    migrate,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -28,31 +35,76 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"database backends: {', '.join(BACKENDS)}"
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty database of each backend; the URL carries everything needed."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'test.db'}"
-        migrate(url)
-        yield url
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(make_url(PG_URL).set(drivername="postgresql+psycopg"))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = (
-        make_url(PG_URL)
-        .set(drivername="postgresql+psycopg")
-        .update_query_dict({"options": f"-csearch_path={schema}"})
-        .render_as_string(hide_password=False)
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[Any]:
+    """This worker's database templates (tests.databases)."""
+    from tests.databases import DatabaseTemplates
+
+    made = DatabaseTemplates(
+        tmp_path_factory.mktemp("templates"), PG_URL, f"goc_{worker_id}_{uuid.uuid4().hex[:6]}"
     )
-    try:
-        migrate(url)
+    yield made
+    made.drop()
+
+
+def migrated(url: str, files: Path) -> None:
+    """A migrated, empty database."""
+    migrate(url)
+
+
+def with_accounts(url: str, files: Path) -> None:
+    """A migrated database with a co-op admin and two enrolled households (their keys in the
+    ledger), and the app's instance folder in ``files``."""
+    from app import create_app
+    from app.context import goc
+    from app.extensions import db
+    from app.services.accounts import create_admin
+    from app.services.households import enroll_household
+
+    migrate(url)
+    application = create_app(app_config(url, files / "instance"))
+    with application.app_context():
+        try:
+            admin = create_admin(
+                db.session, phone=ADMIN_PHONE, password=PASSWORD, name="Ban số hoá"
+            )
+            for phone, head, crops in zip(
+                HOUSEHOLD_PHONES,
+                ("Nguyễn Văn An", "Trần Thị Bình"),
+                ("bưởi Phúc Trạch", "gạo ST25"),
+                strict=True,
+            ):
+                enroll_household(
+                    db.session,
+                    goc(),
+                    actor=admin,
+                    profile={
+                        "head_name": head,
+                        "hamlet": "Thôn Phúc Trạch",
+                        "commune": "Hương Khê",
+                        "province": "Hà Tĩnh",
+                        "crops": crops,
+                    },
+                    phone=phone,
+                    password=PASSWORD,
+                    member_name=head,
+                )
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def backend_of(url: str) -> str:
+    return "sqlite" if url.startswith("sqlite") else "postgresql"
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, templates: Any, tmp_path: Path) -> Iterator[str]:
+    """A migrated database of each backend, the test's own: empty, or for a test of the web app
+    (the ``app`` fixture) holding that app's accounts. The URL carries everything needed."""
+    state = with_accounts if "app" in request.fixturenames else migrated
+    with templates.copy(request.param, state, tmp_path) as url:
         yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture
@@ -66,42 +118,17 @@ def log(database_url: str) -> Iterator[Fixture]:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator[Any]:
+def app(database_url: str, templates: Any, tmp_path: Path) -> Iterator[Any]:
     """The web app on each backend, with a co-op admin and two enrolled households."""
     from app import create_app
     from app.context import goc
     from app.extensions import db
-    from app.services.accounts import create_admin
-    from app.services.households import enroll_household
     from ledger import LogVerifier
-    from tests.support import ADMIN_PHONE, HOUSEHOLD_PHONES, PASSWORD, app_config
 
-    application = create_app(
-        app_config(database_url, tmp_path / "instance", WTF_CSRF_ENABLED=False)
-    )
-    with application.app_context():
-        admin = create_admin(db.session, phone=ADMIN_PHONE, password=PASSWORD, name="Ban số hoá")
-        for phone, head, crops in zip(
-            HOUSEHOLD_PHONES,
-            ("Nguyễn Văn An", "Trần Thị Bình"),
-            ("bưởi Phúc Trạch", "gạo ST25"),
-            strict=True,
-        ):
-            enroll_household(
-                db.session,
-                goc(),
-                actor=admin,
-                profile={
-                    "head_name": head,
-                    "hamlet": "Thôn Phúc Trạch",
-                    "commune": "Hương Khê",
-                    "province": "Hà Tĩnh",
-                    "crops": crops,
-                },
-                phone=phone,
-                password=PASSWORD,
-                member_name=head,
-            )
+    instance = tmp_path / "instance"
+    files = templates.files(backend_of(database_url), with_accounts)
+    shutil.copytree(files / "instance", instance)
+    application = create_app(app_config(database_url, instance, WTF_CSRF_ENABLED=False))
     yield application
     with application.app_context():
         db.session.remove()

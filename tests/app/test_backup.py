@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from app import create_app
 from app.cli import verified_summary
@@ -19,8 +18,8 @@ from app.context import goc
 from app.extensions import db
 from ledger.schema import metadata as ledger_metadata
 from tests.app.test_api import BATCH, HARVEST, bearer, post_multipart, token_for
-from tests.conftest import PG_URL
-from tests.support import HOUSEHOLD_PHONES, app_config, jpeg_bytes, login, migrate
+from tests.conftest import PG_URL, backend_of, migrated
+from tests.support import HOUSEHOLD_PHONES, app_config, jpeg_bytes, login
 
 
 def run(app: Any, *args: str) -> Any:
@@ -28,34 +27,10 @@ def run(app: Any, *args: str) -> Any:
 
 
 @pytest.fixture
-def empty_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+def empty_url(database_url: str, templates: Any, tmp_path: Path) -> Iterator[str]:
     """A second migrated, empty database on the same backend as ``database_url``."""
-    yield from _empty_database("postgresql" if "postgresql" in database_url else "sqlite", tmp_path)
-
-
-def _empty_database(backend: str, tmp_path: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / f'restored-{uuid.uuid4().hex[:6]}.db'}"
-        migrate(url)
+    with templates.copy(backend_of(database_url), migrated, tmp_path) as url:
         yield url
-        return
-    schema = f"r_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(make_url(PG_URL).set(drivername="postgresql+psycopg"))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = (
-        make_url(PG_URL)
-        .set(drivername="postgresql+psycopg")
-        .update_query_dict({"options": f"-csearch_path={schema}"})
-        .render_as_string(hide_password=False)
-    )
-    try:
-        migrate(url)
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def fill(app: Any, client: Any) -> str:
@@ -154,11 +129,13 @@ def _with_endpoint(app: Any, endpoint: str) -> Any:
 if PG_URL:  # like the PostgreSQL variants of every test: collected when PostgreSQL is set
 
     @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-    def test_sqlite_backup_restores_into_postgresql(app: Any, client: Any, tmp_path: Path) -> None:
+    def test_sqlite_backup_restores_into_postgresql(
+        app: Any, client: Any, templates: Any, tmp_path: Path
+    ) -> None:
         code = fill(app, client)
         target = tmp_path / "goc.jsonl.gz"
         assert run(app, "backup", str(target)).exit_code == 0
-        for url in _empty_database("postgresql", tmp_path):
+        with templates.copy("postgresql", migrated, tmp_path) as url:
             restored = restored_app(url, app, tmp_path)
             result = run(restored, "restore", str(target))
             assert result.exit_code == 0, result.output

@@ -12,8 +12,10 @@ from sqlalchemy import select, text
 from app.context import goc
 from app.extensions import db
 from app.models import Batch
+from app.services.orders import set_offer
 from storefront import pages
 from tests.ledger.test_tamper import bypass
+from tests.orders_support import PRICE, batch_on_sale, member, order
 from tests.storefront.test_pages import new_batch, step
 
 
@@ -94,3 +96,28 @@ def test_a_new_entry_renders_the_page_again(
     html = client.get(f"/b/{batch['code']}").get_data(as_text=True)
     assert "Bón thêm phân hữu cơ" in html
     assert renders == [batch["code"]] * 2
+
+
+def test_the_offer_is_part_of_a_batch_pages_version(
+    app: Any, client: Any, renders: list[str]
+) -> None:
+    """Price and units left change outside the ledger (an order reserves units, a household
+    takes the batch off sale): the kept page follows them with no new entry."""
+    code = batch_on_sale(app, available=10)
+    before = client.get(f"/b/{code}?lang=en")
+    assert "10 quả available" in before.get_data(as_text=True)
+    with app.app_context():
+        size = goc().ledger.size()
+    order(app, code, quantity=3)
+    with app.app_context():
+        assert goc().ledger.size() == size  # an unpaid order appends nothing
+    reserved = client.get(f"/b/{code}?lang=en", headers={"If-None-Match": before.headers["ETag"]})
+    assert reserved.status_code == 200 and reserved.headers["ETag"] != before.headers["ETag"]
+    assert "7 quả available" in reserved.get_data(as_text=True)
+    with app.app_context():
+        batch = db.session.scalar(select(Batch).where(Batch.code == code))
+        data = {"price_vnd": PRICE, "available": 7, "on_sale": False}
+        set_offer(db.session, actor=member(), batch=batch, data=data)
+    off_sale = client.get(f"/b/{code}?lang=en").get_data(as_text=True)
+    assert "quả available" not in off_sale and 'id="order"' not in off_sale
+    assert renders == [code] * 3
