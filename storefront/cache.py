@@ -13,12 +13,14 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Row, bindparam, func, select
 
+from app.models import Batch, Offer, batch_subject
 from ledger import Ledger
 from ledger.schema import entries
 
@@ -66,27 +68,57 @@ def page_cache() -> WorkerCache[str, str]:
     return worker_cache("storefront.pages", PAGES_PER_WORKER)
 
 
-# Built once: on a cached batch page this one statement is the request's only query. It also
-# reads the tree size (the last seq + 1, as Ledger.size counts it) to save a round trip.
+# Built once: on a cached page of a ledger subject this one statement is the request's only
+# query. It also reads the tree size (the last seq + 1, as Ledger.size counts it) to save a
+# round trip.
+_LAST_SEQ = select(func.max(entries.c.seq)).scalar_subquery()
+_ENTRY_COLUMNS = (
+    entries.c.seq,
+    entries.c.key_id,
+    entries.c.prev_hash,
+    entries.c.subject_prev_hash,
+    entries.c.statement,
+    entries.c.signature,
+    entries.c.entry_hash,
+)
 _SUBJECT_ENTRIES = (
-    select(
-        select(func.max(entries.c.seq)).scalar_subquery(),
-        entries.c.seq,
-        entries.c.key_id,
-        entries.c.prev_hash,
-        entries.c.subject_prev_hash,
-        entries.c.statement,
-        entries.c.signature,
-        entries.c.entry_hash,
+    select(_LAST_SEQ, *_ENTRY_COLUMNS)
+    .where(entries.c.subject == bindparam("subject"))
+    .order_by(entries.c.seq)
+)
+# A batch page also shows its offer (price, units left), which changes outside the ledger.
+_batches, _offers = Batch.__table__, Offer.__table__
+_BATCH_ENTRIES = (
+    select(_LAST_SEQ, _offers.c.on_sale, _offers.c.available, _offers.c.price_vnd, *_ENTRY_COLUMNS)
+    .select_from(
+        entries.outerjoin(_batches, _batches.c.code == bindparam("code")).outerjoin(
+            _offers, _offers.c.batch_id == _batches.c.id
+        )
     )
     .where(entries.c.subject == bindparam("subject"))
     .order_by(entries.c.seq)
 )
 
 
-def ledger_state(ledger: Ledger, subject: str | None) -> tuple[int, str]:
+@dataclass(frozen=True)
+class LedgerState:
+    """What a cached page of a ledger subject depends on (see ledger_state)."""
+
+    size: int  # the tree size
+    fingerprint: str  # a digest of the subject's entries as stored ("" for none)
+    offer: tuple[int, int] | None = None  # a batch on sale: units available, price in VND
+
+
+def _fingerprint(rows: Sequence[Row[Any]]) -> str:
+    digest = hashlib.sha256()
+    for seq, key_id, *stored in rows:  # separators keep values from running together
+        digest.update(b"\x1f".join((str(seq).encode(), key_id.encode(), *stored, b"\x1e")))
+    return digest.hexdigest()
+
+
+def ledger_state(ledger: Ledger, subject: str | None) -> LedgerState:
     """The tree size and, for a ``subject``, a digest of its ledger entries as stored: every
-    byte its verdicts check ("" for no subject or no entry).
+    byte its verdicts check.
 
     Read on a connection of the ledger's own, without the app's session. The app's mirror rows
     (batches, steps) are left out on purpose: a page kept from before such a row was altered
@@ -95,8 +127,20 @@ def ledger_state(ledger: Ledger, subject: str | None) -> tuple[int, str]:
     with ledger.engine.connect() as conn:
         rows = conn.execute(_SUBJECT_ENTRIES, {"subject": subject}).all() if subject else []
         if not rows:
-            return ledger.size(conn), ""
-    digest = hashlib.sha256()
-    for _last, seq, key_id, *stored in rows:  # separators keep values from running together
-        digest.update(b"\x1f".join((str(seq).encode(), key_id.encode(), *stored, b"\x1e")))
-    return rows[0][0] + 1, digest.hexdigest()
+            return LedgerState(ledger.size(conn), "")
+    return LedgerState(rows[0][0] + 1, _fingerprint([row[1:] for row in rows]))
+
+
+def batch_state(ledger: Ledger, code: str) -> LedgerState | None:
+    """ledger_state of a batch's subject, with its offer, in one statement; None for a code
+    with no ledger entries (no such batch)."""
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(_BATCH_ENTRIES, {"code": code, "subject": batch_subject(code)}).all()
+    if not rows:
+        return None
+    last, on_sale, available, price, *_ = rows[0]
+    return LedgerState(
+        last + 1,
+        _fingerprint([row[4:] for row in rows]),
+        (available, price) if on_sale else None,
+    )

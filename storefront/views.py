@@ -28,7 +28,7 @@ from ledger import iter_subject_bundle
 from ledger.encoding import format_time
 
 from . import epcis, labels, orders, pages, qr
-from .cache import ledger_state, page_cache
+from .cache import LedgerState, batch_state, ledger_state, page_cache
 from .market import MarketFilters, market_page
 from .verification import body_digest, trust_roots
 
@@ -69,14 +69,16 @@ def _page() -> int:
 def _cached(
     parts: tuple[object, ...],
     render: Callable[[], str],
-    subject: str | None = None,
+    state: LedgerState | None = None,
     mimetype: str = "text/html",
 ) -> Response:
     """304 if the client holds this version (If-None-Match); else the page this worker last
-    rendered for it; else render it now and keep it. A page of a ledger ``subject`` also
-    changes version when that subject's entries change in place (see storefront.cache)."""
-    size, fingerprint = ledger_state(goc().ledger, subject)
-    key = "|".join(map(str, (PAGE_VERSION, size, get_locale(), *parts, fingerprint)))
+    rendered for it; else render it now and keep it. A page's version is its ``parts`` and the
+    ledger ``state`` it shows (by default the tree size alone), see storefront.cache."""
+    state = state or ledger_state(goc().ledger, None)
+    key = "|".join(
+        map(str, (PAGE_VERSION, state.size, get_locale(), *parts, state.fingerprint, state.offer))
+    )
     etag = hashlib.sha256(key.encode()).hexdigest()[:32]
     if request.if_none_match.contains(etag):
         response = Response(status=304)
@@ -91,18 +93,22 @@ def _cached(
 
 def _batch_page(code: str) -> Response:
     page = _page()
-    batch = pages.batch_by_code(db.session, code)
-    form = orders.order_form(batch)
-    # The order form shows the price and the units left, which change outside the ledger.
-    selling = (form["offer"].available, form["offer"].price_vnd) if form else ()
+    # On a cached page this is the request's one query; the batch itself is read to render.
+    state = batch_state(goc().ledger, code)
+    if state is None:
+        pages.batch_by_code(db.session, code)  # a friendly 404 for an unknown code
 
     def render() -> str:
+        batch = pages.batch_by_code(db.session, code)
         data = pages.batch_page(db.session, goc(), batch, page)
         return render_template(
-            "storefront/batch.html", p=data, trust=trust_roots(goc().ledger), order_form=form
+            "storefront/batch.html",
+            p=data,
+            trust=trust_roots(goc().ledger),
+            order_form=orders.order_form(batch),
         )
 
-    return _cached(("batch", code, page, *selling), render, subject=batch.subject)
+    return _cached(("batch", code, page), render, state)
 
 
 @bp.get("/")
@@ -135,7 +141,10 @@ def batch_export(code: str) -> Response:
         return "".join(iter_subject_bundle(ledger, ledger.origin, found.subject))
 
     response = _cached(
-        ("export", found.code), render, subject=found.subject, mimetype="application/jsonl"
+        ("export", found.code),
+        render,
+        ledger_state(ledger, found.subject),
+        mimetype="application/jsonl",
     )
     response.headers["Content-Disposition"] = f'attachment; filename="{found.code}.jsonl"'
     return response

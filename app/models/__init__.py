@@ -1,7 +1,7 @@
 """SQLAlchemy models of the app (the ledger's own tables live in ledger.schema)."""
 
 from .accounts import ApiToken, LoginAttempt, Role, User
-from .batches import Batch, IdempotencyRecord, Photo, Step, StepPhoto
+from .batches import Batch, IdempotencyRecord, Photo, Step, StepPhoto, batch_subject
 from .households import Household, HouseholdKey
 from .orders import (
     OPEN_STATUSES,
@@ -34,4 +34,5 @@ __all__ = [
     "StepPhoto",
     "User",
     "WebhookDelivery",
+    "batch_subject",
 ]

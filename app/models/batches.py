@@ -22,6 +22,11 @@ from ..search import search_key
 from ._types import UTCDateTime, utcnow
 
 
+def batch_subject(code: str) -> str:
+    """The ledger subject of the batch with this code."""
+    return f"batch:{code}"
+
+
 class Batch(db.Model):
     __tablename__ = "batches"
     __table_args__ = (UniqueConstraint("gtin", "lot", name="uq_batches_gtin_lot"),)
@@ -47,7 +52,7 @@ class Batch(db.Model):
 
     @property
     def subject(self) -> str:
-        return f"batch:{self.code}"
+        return batch_subject(self.code)
 
     def index_for_search(self) -> None:
         self.search_text = search_key(self.product, self.variety, self.lot, self.code)

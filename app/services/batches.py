@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..context import Goc
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
-from ..models import Batch, Household, IdempotencyRecord, Step, StepPhoto, User
+from ..models import Batch, Household, IdempotencyRecord, Step, StepPhoto, User, batch_subject
 from ..steps import STEP_TYPES, BatchSchema, CorrectionSchema, as_statement_value, gtin14
 from .codes import new_code
 from .ledger_statements import append, begin_write, household_signer, sign
@@ -136,7 +136,7 @@ def create_batch(
         [entry] = append(
             session,
             goc,
-            [sign(household_signer(goc, household), "batch.create", f"batch:{code}", body)],
+            [sign(household_signer(goc, household), "batch.create", batch_subject(code), body)],
         )
         batch = Batch(
             code=code,
