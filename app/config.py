@@ -46,6 +46,9 @@ class Settings:
     payment_webhook_key: str | None = None  # `Authorization: Apikey <key>` of the bank feed
     payment_webhook_hmac_secret: str | None = None  # when set, signatures are required too
     order_ttl_minutes: int = 30  # an unpaid order's stock goes back on sale after this
+    # How long a worker may serve public pages from the ledger state it last read (0: read it
+    # on every request). Pages change at most this late; a CDN may add PAGE_MAX_AGE.
+    public_page_state_seconds: float = 1.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, Any], *, instance_path: Path) -> Settings:
@@ -99,6 +102,12 @@ class Settings:
             raise ConfigError("ORDER_TTL_MINUTES must be a whole number of minutes") from exc
         if not 1 <= order_ttl <= 7 * 24 * 60:
             raise ConfigError("ORDER_TTL_MINUTES must be between 1 and 10080 (a week)")
+        try:
+            page_state_seconds = float(env.get("PUBLIC_PAGE_STATE_SECONDS") or 1)
+        except ValueError as exc:
+            raise ConfigError("PUBLIC_PAGE_STATE_SECONDS must be a number of seconds") from exc
+        if not 0 <= page_state_seconds <= 60:
+            raise ConfigError("PUBLIC_PAGE_STATE_SECONDS must be between 0 and 60")
         return cls(
             env=environment,
             secret_key=secret_key,
@@ -114,4 +123,5 @@ class Settings:
             payment_webhook_key=webhook_key,
             payment_webhook_hmac_secret=_read_secret(env, "PAYMENT_WEBHOOK_HMAC_SECRET"),
             order_ttl_minutes=order_ttl,
+            public_page_state_seconds=page_state_seconds,
         )

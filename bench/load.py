@@ -47,6 +47,7 @@ from PIL import Image  # noqa: E402
 from sqlalchemy import create_engine, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from app.config import Settings  # noqa: E402
 from tests.support import app_config, migrate  # noqa: E402
 
 APP_NAME = "goc-load"  # the app's PostgreSQL application_name, to find its backends
@@ -371,8 +372,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                           AWS_DEFAULT_REGION="us-east-1")  # fmt: skip
         bucket = f"goc-load-{uuid.uuid4().hex[:8]}"
         boto3.client("s3", endpoint_url=s3).create_bucket(Bucket=bucket)
-        config = app_config(url, Path(tmp) / "instance", GOC_ENV="development",
-                            STORAGE_URL=f"s3://{bucket}/goc", S3_ENDPOINT_URL=s3)  # fmt: skip
+        config = app_config(
+            url,
+            Path(tmp) / "instance",
+            GOC_ENV="development",
+            STORAGE_URL=f"s3://{bucket}/goc",
+            S3_ENDPOINT_URL=s3,
+            PUBLIC_PAGE_STATE_SECONDS=str(Settings.public_page_state_seconds),  # as deployed
+        )
         logins = setup_hamlet(config, args.households)
         env = {**os.environ, **{k: str(v) for k, v in config.items()}, "GUNICORN_MAX_REQUESTS": "0"}
         server = Gunicorn(env, args.workers, Path(tmp) / "gunicorn.log")

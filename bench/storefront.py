@@ -46,6 +46,7 @@ elif str(ROOT) not in sys.path:
 from sqlalchemy import create_engine, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from app.config import Settings  # noqa: E402
 from bench.ledger import CpuMeter, machine, say  # noqa: E402
 from tests.support import app_config, jpeg_bytes, migrate  # noqa: E402
 
@@ -70,6 +71,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--page-state-seconds",
+        type=float,
+        default=Settings.public_page_state_seconds,
+        help="PUBLIC_PAGE_STATE_SECONDS (default: the production default; 0: read every request)",
+    )
     return parser.parse_args()
 
 
@@ -331,10 +338,19 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("bench/storefront.py needs wrk: apt-get install wrk")
     directory = Path(tempfile.mkdtemp(prefix="goc-bench-storefront-"))
-    result: dict[str, Any] = {"machine": machine(), "database": args.database}
+    result: dict[str, Any] = {
+        "machine": machine(),
+        "database": args.database,
+        "page_state_seconds": args.page_state_seconds,
+    }
     try:
         with database(args.database, args.pg_url, directory) as url:
-            config = app_config(url, directory / "instance", GOC_ENV="production")
+            config = app_config(
+                url,
+                directory / "instance",
+                GOC_ENV="production",
+                PUBLIC_PAGE_STATE_SECONDS=str(args.page_state_seconds),
+            )
             say(f"seeding {args.database}: a batch of {STEPS} steps, {MARKET_BATCHES} more")
             codes = seed(config)
             code = codes["batch"]

@@ -4,7 +4,8 @@ label is on every bag at a market stall) is verified and rendered once, not per 
 A page is kept under its ETag (page version, ledger tree size, language, what the page is), and
 a batch page's ETag also covers a digest of the batch's ledger entries as stored. So a new
 entry, or one changed in place behind the ledger's back (the tree size unchanged), re-renders
-and re-verifies the page on the next request, and a browser's cached copy is no longer
+and re-verifies the page once the worker reads the ledger's state again (on every request, or
+once a second under load: see recent_state), and a browser's cached copy is no longer
 confirmed with a 304.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -20,14 +22,17 @@ from typing import Any, Generic, TypeVar
 from flask import current_app
 from sqlalchemy import Row, bindparam, func, select
 
+from app.context import goc
 from app.models import Batch, Offer, batch_subject
 from ledger import Ledger
 from ledger.schema import entries
 
 PAGES_PER_WORKER = 256  # at most 25 MB: a page stays under 100 KB
+STATES_KEPT = 1024  # ledger states of the pages asked for in the last window or two
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+S = TypeVar("S")
 
 
 class WorkerCache(Generic[K, V]):
@@ -66,6 +71,25 @@ def worker_cache(name: str, size: int) -> WorkerCache[K, V]:
 def page_cache() -> WorkerCache[str, str]:
     """Rendered public pages by ETag."""
     return worker_cache("storefront.pages", PAGES_PER_WORKER)
+
+
+def recent_state(key: tuple[str, ...], read: Callable[[], S | None]) -> S | None:
+    """What ``read`` returned in this worker within the last PUBLIC_PAGE_STATE_SECONDS (0:
+    read it now).
+
+    A page many buyers open at once then costs one query per worker per window instead of one
+    per request; what it shows is at most ``seconds`` late (a new entry, a tampered one, units
+    just reserved), which a CDN honouring the pages' max-age delays anyway. Kept by window, so
+    nothing is invalidated: a past window's entry is no longer asked for and ages out.
+    """
+    seconds = goc().settings.public_page_state_seconds
+    if seconds <= 0:
+        return read()
+    window = int(time.monotonic() // seconds)
+    states: WorkerCache[tuple[object, ...], S | None] = worker_cache(
+        "storefront.states", STATES_KEPT
+    )
+    return states.get_or_make((window, *key), read)
 
 
 # Built once: on a cached page of a ledger subject this one statement is the request's only

@@ -28,7 +28,7 @@ from ledger import iter_subject_bundle
 from ledger.encoding import format_time
 
 from . import epcis, labels, orders, pages, qr
-from .cache import LedgerState, batch_state, ledger_state, page_cache
+from .cache import LedgerState, batch_state, ledger_state, page_cache, recent_state
 from .market import MarketFilters, market_page
 from .verification import body_digest, trust_roots
 
@@ -75,7 +75,7 @@ def _cached(
     """304 if the client holds this version (If-None-Match); else the page this worker last
     rendered for it; else render it now and keep it. A page's version is its ``parts`` and the
     ledger ``state`` it shows (by default the tree size alone), see storefront.cache."""
-    state = state or ledger_state(goc().ledger, None)
+    state = state or recent_state(("size",), lambda: ledger_state(goc().ledger, None))
     key = "|".join(
         map(str, (PAGE_VERSION, state.size, get_locale(), *parts, state.fingerprint, state.offer))
     )
@@ -93,8 +93,8 @@ def _cached(
 
 def _batch_page(code: str) -> Response:
     page = _page()
-    # On a cached page this is the request's one query; the batch itself is read to render.
-    state = batch_state(goc().ledger, code)
+    # On a cached page this is the request's one query (if any); the batch is read to render.
+    state = recent_state(("batch", code), lambda: batch_state(goc().ledger, code))
     if state is None:
         pages.batch_by_code(db.session, code)  # a friendly 404 for an unknown code
 

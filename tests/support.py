@@ -105,6 +105,8 @@ def app_config(database_url: str, instance: Path, **extra: Any) -> dict[str, Any
         "STORAGE_URL": str(instance / "storage"),
         "PUBLIC_BASE_URL": "http://goc.test",
         "PAYMENT_WEBHOOK_KEY": WEBHOOK_KEY,
+        # Tests see every change on the next request; benchmarks pass the production default.
+        "PUBLIC_PAGE_STATE_SECONDS": "0",
         **extra,
     }
 

@@ -102,6 +102,9 @@ class TestConfiguration:
             ({"PUBLIC_BASE_URL": "goc.example"}, "PUBLIC_BASE_URL"),
             ({"GOC_ENV": "staging"}, "GOC_ENV"),
             ({"SECRET_KEY": "", "SECRET_KEY_FILE": "/nonexistent/secret"}, "SECRET_KEY_FILE"),
+            ({"PUBLIC_PAGE_STATE_SECONDS": "soon"}, "PUBLIC_PAGE_STATE_SECONDS"),
+            ({"PUBLIC_PAGE_STATE_SECONDS": "61"}, "PUBLIC_PAGE_STATE_SECONDS"),
+            ({"PUBLIC_PAGE_STATE_SECONDS": "-1"}, "PUBLIC_PAGE_STATE_SECONDS"),
         ],
     )
     def test_missing_or_bad_settings_fail_loudly(

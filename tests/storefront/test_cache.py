@@ -4,6 +4,7 @@ page at once, and a new entry does too."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from app.context import goc
 from app.extensions import db
 from app.models import Batch
 from app.services.orders import set_offer
-from storefront import pages
+from storefront import cache, pages, views
 from tests.ledger.test_tamper import bypass
 from tests.orders_support import PRICE, batch_on_sale, member, order
 from tests.storefront.test_pages import new_batch, step
@@ -121,3 +122,31 @@ def test_the_offer_is_part_of_a_batch_pages_version(
     off_sale = client.get(f"/b/{code}?lang=en").get_data(as_text=True)
     assert "quả available" not in off_sale and 'id="order"' not in off_sale
     assert renders == [code] * 3
+
+
+def test_under_load_a_worker_reads_the_ledger_state_once_a_window(
+    app: Any, client: Any, batch: dict[str, Any], renders: list[str], monkeypatch: Any
+) -> None:
+    """With PUBLIC_PAGE_STATE_SECONDS (tests run with 0), requests within one window reuse the
+    state the worker read: a new entry shows from the next window on, not before."""
+    found = app.extensions["goc"]
+    settings = replace(found.settings, public_page_state_seconds=5.0)
+    app.extensions["goc"] = replace(found, settings=settings)
+    reads: list[str] = []
+    real = cache.batch_state
+    monkeypatch.setattr(views, "batch_state", lambda *a: reads.append(a[1]) or real(*a))
+    clock = [1000.0]
+    monkeypatch.setattr(cache.time, "monotonic", lambda: clock[0])
+    first = client.get(f"/b/{batch['code']}")
+    with app.app_context():
+        found_batch = db.session.scalar(select(Batch).where(Batch.code == batch["code"]))
+        step(found_batch, "note", {"note": "Bón thêm phân hữu cơ"})
+    clock[0] += 4.9
+    same = client.get(f"/b/{batch['code']}")
+    assert same.headers["ETag"] == first.headers["ETag"]
+    assert "Bón thêm phân hữu cơ" not in same.get_data(as_text=True)
+    assert reads == [batch["code"]] and renders == [batch["code"]]
+    clock[0] += 0.2  # the next window
+    later = client.get(f"/b/{batch['code']}").get_data(as_text=True)
+    assert "Bón thêm phân hữu cơ" in later
+    assert reads == [batch["code"]] * 2 and renders == [batch["code"]] * 2
