@@ -12,6 +12,8 @@ from werkzeug.exceptions import HTTPException
 
 from ledger import InvalidStatementError
 
+from .extensions import db
+
 
 class DomainError(Exception):
     status = 400
@@ -73,7 +75,27 @@ def error_response(
     return response
 
 
+def connection_lost(error: SQLAlchemyError) -> bool:
+    """Whether ``error`` says the database connection is gone, not that a statement is wrong."""
+    return isinstance(error, OperationalError | PendingRollbackError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    )
+
+
 def init_app(app: Flask) -> None:
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run in
+    # reverse): the session's closing rollback fails when the connection was killed after the
+    # response was made, and that error would otherwise replace the response with a 500.
+    @app.teardown_appcontext
+    def _close_session(_error: BaseException | None) -> None:
+        try:
+            db.session.remove()
+        except SQLAlchemyError as error:
+            if not connection_lost(error):
+                raise
+            app.logger.warning("database connection lost while closing the session: %s", error)
+            db.session.registry.clear()  # the next request starts a session of its own
+
     @app.errorhandler(DomainError)
     def _domain(error: DomainError) -> Response:
         return error_response(error.status, error.code, error.message, error.errors)
@@ -87,10 +109,7 @@ def init_app(app: Flask) -> None:
     def _database_unavailable(error: SQLAlchemyError) -> Response:
         # The database went away mid-request (restart, failover, a killed connection): nothing
         # was committed, so the client may safely retry (with the same Idempotency-Key).
-        lost = isinstance(error, OperationalError | PendingRollbackError) or (
-            isinstance(error, DBAPIError) and error.connection_invalidated
-        )
-        if not lost:
+        if not connection_lost(error):
             raise error  # a real bug: a 500, logged with its traceback
         app.logger.warning("database unavailable: %s", error)
         message = _("The service is briefly unavailable. Please try again in a moment.")

@@ -143,9 +143,12 @@ class Gunicorn:
         try:
             wait_http(self.url + "/healthz", time.monotonic() + 180, self.process)
         except RuntimeError as exc:
-            lines = self.log.read_text(errors="replace").splitlines()
-            tail = "\n".join(line for line in lines[-400:] if not line.startswith(("{", "127.")))
-            raise RuntimeError(f"gunicorn did not start:\n{tail}") from exc
+            raise RuntimeError(f"gunicorn did not start:\n{self.errors()}") from exc
+
+    def errors(self, lines: int = 400) -> str:
+        """The end of the server's log without request lines: its errors and tracebacks."""
+        logged = self.log.read_text(errors="replace").splitlines()
+        return "\n".join(line for line in logged[-lines:] if not line.startswith(("{", "127.")))
 
     def workers(self) -> list[int]:
         assert self.process is not None
@@ -450,6 +453,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             # or a 503 outside the crash, is a failure.
             if status != 503 or args.crash == "none" or not window[0] <= at <= window[1]
         ]
+        if server_errors:
+            print(f"server errors; the server's log:\n{server.errors(4000)}", file=sys.stderr)
         crash["server_errors_in_crash_window"] = sum(
             len(s.server_errors) for s in (writes, reads)
         ) - len(server_errors)

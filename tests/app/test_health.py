@@ -6,9 +6,12 @@ import json
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from app.context import goc
+from app.extensions import db
+from tests.conftest import PG_URL
 
 
 def test_healthz_reports_the_tree_size(app: Any, client: Any) -> None:
@@ -62,3 +65,32 @@ def test_a_lost_database_connection_is_503_retry(
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"
     assert response.get_json()["status"] == "service_unavailable"
+
+
+if PG_URL:  # a connection killed for real, as pg_terminate_backend does in bench/load.py
+
+    @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+    def test_a_connection_killed_after_the_response_is_made_is_not_a_500(
+        app: Any, client: Any, database_url: str
+    ) -> None:
+        """The session's closing rollback fails on the dead connection: the response made stands,
+        and the worker's next request gets a session (and a connection) of its own."""
+
+        @app.get("/_test/killed-after-response")
+        def killed() -> str:
+            pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            admin = create_engine(database_url)
+            try:
+                with admin.begin() as conn:
+                    conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            finally:
+                admin.dispose()
+            return "made"
+
+        @app.get("/_test/session")
+        def session() -> str:
+            return str(db.session.execute(text("SELECT 41 + 1")).scalar_one())
+
+        response = client.get("/_test/killed-after-response")
+        assert (response.status_code, response.data) == (200, b"made")
+        assert client.get("/_test/session").data == b"42"

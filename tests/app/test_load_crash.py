@@ -1,8 +1,7 @@
 """A short run of bench/load.py (the same machinery): gunicorn + PostgreSQL + moto's S3 under
-households logging steps and buyers reading pages, once per crash mode (the workers run also holds
-the quiet run's checks: no 5xx). Every
-acknowledged step must be in the ledger, none twice, no 5xx outside the crash, and the ledger
-must verify (the script's own checks, in its last JSON line)."""
+households logging steps and buyers reading pages, once per crash mode. Every acknowledged step
+must be in the ledger, none twice, no 5xx but a 503 "retry" while the database or the server is
+gone, and the ledger must verify (the script's own checks, in its last JSON line)."""
 
 from __future__ import annotations
 
@@ -31,9 +30,8 @@ if PG_URL:  # the load runs on PostgreSQL, like the PostgreSQL variants of the o
         assert result["lost"] == 0 and result["duplicates"] == 0, result
         assert result["unacknowledged"] == 0, result
         assert result["verify"].startswith("OK"), result
-        if crash != "postgres":  # a killed backend can still surface as a 500 on a page read
-            assert result["server_errors"] == 0, result
-            assert run.returncode == 0, run.stderr[-3000:]
+        assert result["server_errors"] == 0, run.stderr[-6000:]
+        assert run.returncode == 0, run.stderr[-3000:]
         if crash == "workers":
             assert result["crash"]["killed_processes"] >= 3, result
         if crash == "postgres":
