@@ -14,16 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
-from .encoding import b64decode, micros_to_datetime
+from .encoding import b64decode
 from .entry import ZERO_HASH
 from .errors import InvalidStatementError, LedgerError
 from .keys import NoteVerifier, statement_key_id
 from .statement import KEY_REGISTER, KEY_REVOKE
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+_MAX_CLOCK_SKEW_MICROS = MAX_CLOCK_SKEW // timedelta(microseconds=1)
 
 
 class RuledStatement(Protocol):
@@ -37,7 +38,7 @@ class RuledStatement(Protocol):
     @property
     def key(self) -> str: ...
     @property
-    def time(self) -> datetime: ...
+    def time_micros(self) -> int: ...
     @property
     def body(self) -> Mapping[str, Any]: ...
 
@@ -123,7 +124,7 @@ class LogState:
             raise KeyNotValidError(
                 f"signing key was revoked at seq {signer.revoked_seq}", field="key"
             )
-        if parsed.time > micros_to_datetime(received_micros) + MAX_CLOCK_SKEW:
+        if parsed.time_micros > received_micros + _MAX_CLOCK_SKEW_MICROS:
             raise InvalidStatementError("is after the time the log received it", field="time")
         if parsed.kind in (KEY_REGISTER, KEY_REVOKE) and not signer.authority:
             raise KeyNotValidError(f"{parsed.kind} must be signed by an authority key", field="key")

@@ -14,6 +14,7 @@ from .encoding import (
     MAX_SAFE_INTEGER,
     canonical_json,
     canonical_object,
+    datetime_to_micros,
     format_time,
     nfc,
     parse_time,
@@ -171,6 +172,11 @@ class ParsedStatement:
     def parse(cls, data: bytes) -> ParsedStatement:
         kind, subject, key, time, body, attachments = parse_fields(data)
         return cls(kind, subject, key, time, body, tuple(attachments))
+
+    @property
+    def time_micros(self) -> int:
+        """:attr:`time` in microseconds since the Unix epoch, as the log's receive times are."""
+        return datetime_to_micros(self.time)
 
 
 @dataclass(frozen=True)

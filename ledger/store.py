@@ -165,7 +165,8 @@ class LogReader:
 
     def entry_rows(self, start: int = 0, limit: int = 1000) -> list[EntryRow]:
         with self.engine.connect() as c:
-            return [entry_row(r) for r in c.execute(_ENTRY_PAGE, {"start": start, "limit": limit})]
+            rows = c.execute(_ENTRY_PAGE, {"start": start, "limit": limit}).all()
+        return [entry_row(r) for r in rows]
 
     def iter_entries(self, *, batch: int = 5000, stop: int | None = None) -> Iterator[Entry]:
         """Every entry in seq order, read in bounded pages (memory does not grow with the log)."""

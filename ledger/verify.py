@@ -22,14 +22,13 @@ from collections.abc import Generator, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import closing, suppress
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .checkpoint import Checkpoint, SignedNote
-from .encoding import b64decode
+from .encoding import b64decode, datetime_to_micros
 from .entry import ZERO_HASH, Entry, entry_hash
 from .errors import (
     ChainError,
@@ -56,21 +55,21 @@ AHEAD = 4
 
 
 class Ruled(NamedTuple):
-    """What the replay's rules read of a statement (see :class:`~ledger.rules.RuledStatement`):
-    small and quick to pickle. The body is kept for ``key.*`` statements only."""
+    """What the replay's rules read of a statement (see :class:`~ledger.rules.RuledStatement`).
+    The body is kept for ``key.*`` statements only."""
 
     kind: str
     subject: str
     key: str
-    time: datetime
+    time_micros: int
     body: dict[str, Any]
 
 
-# A worker's verdict on an entry: the statement as the rules see it (or why it is rejected),
-# whether the stored hash is right, the Merkle leaf hash, and whether the signature verifies
-# (None: the worker did not know the key yet). On a note: whether its log signatures verify
-# (None: malformed, or no such signature).
-EntryVerdict = tuple[Ruled | str, bool, bytes, bool | None]
+# A worker's verdict on an entry: the statement's Ruled fields as a plain tuple (a named tuple
+# costs several times more to pickle) or why it is rejected, whether the stored hash is right,
+# the Merkle leaf hash, and whether the signature verifies (None: the worker did not know the
+# key yet). On a note: whether its log signatures verify (None: malformed, or no such signature).
+EntryVerdict = tuple[tuple[str, str, str, int, dict[str, Any]] | str, bool, bytes, bool | None]
 Verdict = EntryVerdict | bool | None
 
 
@@ -162,8 +161,12 @@ class _Checker:
         key = self.keys.get(key_id)
         if key is not None and hash_ok:  # a bad hash fails the entry before its signature
             signatures.append((index, key, signature, message))
-        ruled = Ruled(
-            kind, subject, key_id, time, body if kind in (KEY_REGISTER, KEY_REVOKE) else {}
+        ruled = (
+            kind,
+            subject,
+            key_id,
+            datetime_to_micros(time),
+            body if kind in (KEY_REGISTER, KEY_REVOKE) else {},
         )
         return ruled, hash_ok, leaf, None
 
@@ -359,9 +362,10 @@ class LogVerifier:
             raise ChainError(f"entry {seq} is out of order or repeated", seq=expected)
         if prev_hash != prev:
             raise ChainError("prev_hash does not match the previous entry's hash", seq=seq)
-        parsed, hash_ok, leaf, signature_ok = verdict
-        if isinstance(parsed, str):
-            raise VerificationError(f"statement rejected: {parsed}", seq=seq)
+        fields, hash_ok, leaf, signature_ok = verdict
+        if isinstance(fields, str):
+            raise VerificationError(f"statement rejected: {fields}", seq=seq)
+        parsed = Ruled(*fields)
         signer = self._admit(parsed, seq, received, state)
         if subject_prev_hash != state.subject_head(parsed.subject):
             raise ChainError(
