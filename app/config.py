@@ -4,16 +4,37 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ENVIRONMENTS = ("production", "development", "testing")
+N = TypeVar("N", int, float)
 
 
 class ConfigError(RuntimeError):
     """The configuration is missing or malformed; the message names the variable."""
+
+
+def _bounded(
+    env: Mapping[str, Any],
+    name: str,
+    kind: Callable[[str], N],
+    default: N,
+    bounds: tuple[N, N],
+    what: str,
+) -> N:
+    """The setting ``name`` read as ``kind`` (``default`` when unset), within ``bounds``."""
+    text = str(env.get(name) or default)
+    try:
+        value = kind(text)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be {what}, not {text!r}") from exc
+    low, high = bounds
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be {what} from {low} to {high}, not {text}")
+    return value
 
 
 def _read_secret(env: Mapping[str, Any], name: str) -> str | None:
@@ -82,12 +103,9 @@ class Settings:
         if not public_base_url.startswith(("http://", "https://")):
             raise ConfigError("PUBLIC_BASE_URL must start with http:// or https://")
         storage_url = str(env.get("STORAGE_URL") or (instance_path / "storage"))
-        try:
-            trusted_proxies = int(env.get("TRUSTED_PROXIES") or 0)
-        except ValueError as exc:
-            raise ConfigError("TRUSTED_PROXIES must be a whole number (0 without a proxy)") from exc
-        if not 0 <= trusted_proxies <= 5:
-            raise ConfigError("TRUSTED_PROXIES must be between 0 and 5")
+        trusted_proxies = _bounded(
+            env, "TRUSTED_PROXIES", int, 0, (0, 5), "a whole number (0 without a proxy)"
+        )
         webhook_key = _read_secret(env, "PAYMENT_WEBHOOK_KEY")
         if environment != "development" and not webhook_key:
             raise ConfigError(
@@ -96,18 +114,12 @@ class Settings:
             )
         if environment == "production" and webhook_key and len(webhook_key) < 24:
             raise ConfigError("PAYMENT_WEBHOOK_KEY must be at least 24 characters in production")
-        try:
-            order_ttl = int(env.get("ORDER_TTL_MINUTES") or 30)
-        except ValueError as exc:
-            raise ConfigError("ORDER_TTL_MINUTES must be a whole number of minutes") from exc
-        if not 1 <= order_ttl <= 7 * 24 * 60:
-            raise ConfigError("ORDER_TTL_MINUTES must be between 1 and 10080 (a week)")
-        try:
-            page_state_seconds = float(env.get("PUBLIC_PAGE_STATE_SECONDS") or 1)
-        except ValueError as exc:
-            raise ConfigError("PUBLIC_PAGE_STATE_SECONDS must be a number of seconds") from exc
-        if not 0 <= page_state_seconds <= 60:
-            raise ConfigError("PUBLIC_PAGE_STATE_SECONDS must be between 0 and 60")
+        order_ttl = _bounded(
+            env, "ORDER_TTL_MINUTES", int, 30, (1, 7 * 24 * 60), "a whole number of minutes"
+        )
+        page_state_seconds = _bounded(
+            env, "PUBLIC_PAGE_STATE_SECONDS", float, 1.0, (0.0, 60.0), "a number of seconds"
+        )
         return cls(
             env=environment,
             secret_key=secret_key,
