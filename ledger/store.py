@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Select, and_, bindparam, or_, select, text
 
@@ -114,16 +114,9 @@ _ENTRY_PAGE = (
 
 
 def entry_row(row: Sequence[Any]) -> EntryRow:
-    seq, received, prev, subject_prev, data, signature, digest = row
-    return (
-        seq,
-        received,
-        bytes(prev),
-        bytes(subject_prev),
-        bytes(data),
-        bytes(signature),
-        bytes(digest),
-    )
+    # Both drivers return BLOB/bytea values as bytes (sqlite3, psycopg 3), so the row's values
+    # are taken as they are (converting each one cost the verifier about 2 µs an entry).
+    return cast(EntryRow, tuple(row))
 
 
 def entry_from_row(row: Sequence[Any]) -> Entry:
