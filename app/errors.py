@@ -24,6 +24,11 @@ class DomainError(Exception):
         self.message = message
         self.errors = dict(errors or {})
 
+    def summary(self) -> str:
+        """The message and every field's messages, in one line (for a flashed notice)."""
+        details = [" ".join(map(str, m)) for m in self.errors.values() if isinstance(m, list)]
+        return " ".join([self.message, *details])
+
 
 class ValidationFailed(DomainError):
     """Input is invalid; ``errors`` maps each field to its messages."""

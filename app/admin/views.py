@@ -27,6 +27,7 @@ from ..household.forms import profile_values as stored_profile
 from ..household.queries import timeline
 from ..models import Batch, Household, User
 from ..models.households import PUBLIC_FIELDS
+from ..services import payments
 from ..services.hamlet import household_summaries, indicators
 from ..services.households import (
     enroll_household,
@@ -77,7 +78,7 @@ def _admins_only() -> ResponseReturnValue | None:
 
 @bp.context_processor
 def _template_helpers() -> dict[str, Any]:
-    return {"local_time": localtime.display, "phone": national_phone}
+    return {"localtime": localtime.display, "phone": national_phone}
 
 
 def _actor() -> User:
@@ -106,7 +107,32 @@ def overview() -> ResponseReturnValue:
         "admin/overview.html",
         households=household_summaries(db.session),
         indicators=indicators(db.session),
+        waiting=len(payments.inbox(db.session, _actor())),
     )
+
+
+@bp.get("/payments")
+def payments_inbox() -> ResponseReturnValue:
+    """Transfers to an account that no household has, waiting to be assigned to an order."""
+    return render_template("admin/payments.html", inbox=payments.inbox(db.session, _actor()))
+
+
+@bp.post("/payments/<int:payment_id>/assign")
+def assign_payment(payment_id: int) -> ResponseReturnValue:
+    try:
+        order = payments.assign_payment(
+            db.session,
+            goc(),
+            actor=_actor(),
+            payment_id=payment_id,
+            order_code=request.form.get("order_code", ""),
+        )
+    except (ValidationFailed, Conflict) as refused:
+        db.session.rollback()
+        flash(refused.summary(), "error")
+        return redirect(url_for(".payments_inbox"))
+    flash(_("Transfer assigned to order %(code)s.", code=order.code), "success")
+    return redirect(url_for(".payments_inbox"))
 
 
 @bp.get("/steps.csv")

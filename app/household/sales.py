@@ -70,8 +70,7 @@ def _refused(error: DomainError) -> Response:
     db.session.rollback()
     if isinstance(error, NotFound):  # another household's things do not exist for you: 404
         raise error
-    details = [" ".join(map(str, m)) for m in error.errors.values() if isinstance(m, list)]
-    flash(" ".join([error.message, *details]), "error")
+    flash(error.summary(), "error")
     return redirect(url_for(".orders"))
 
 

@@ -406,17 +406,25 @@ def payments_of(session: Session, household: Household, *, limit: int = 200) -> 
 def assign_payment(
     session: Session, goc: Goc, *, actor: User, payment_id: int, order_code: str
 ) -> Order:
-    """Count an unmatched transfer towards one of the household's orders, by hand."""
-    household = actor.household
-    if household is None:
+    """Count an unmatched transfer from the actor's inbox (see :func:`inbox`) towards an order,
+    by hand: a household's towards one of its own orders, one in the co-op admins' inbox (sent
+    to an account no household has) towards any household's order, which then owns it."""
+    admin = actor.role is Role.ADMIN
+    if not admin and actor.household is None:
         raise Forbidden(_("Only a household can assign its transfers."))
     begin_write(session)
     payment = session.get(Payment, payment_id)
-    if payment is None or payment.household_id != household.id or payment.order_id is not None:
+    inbox_of = None if admin else actor.household_id
+    if payment is None or payment.household_id != inbox_of or payment.order_id is not None:
         raise NotFound(_("No such unassigned transfer."))
     code = (codes_in(order_code) or [order_code.strip().upper()])[0]
     try:
-        order = own_order(session, household, code)
+        if admin:
+            order = session.scalar(select(Order).where(Order.code == code))
+            if order is None:
+                raise NotFound(_("No order with that code."))
+        else:
+            order = own_order(session, actor.household, code)
     except NotFound as exc:
         raise ValidationFailed(exc.message, errors={"order_code": [exc.message]}) from None
     if not apply_payment(session, goc, order, payment):
@@ -424,5 +432,6 @@ def assign_payment(
             _("This order expired and its stock has been sold; settle with the buyer directly."),
             errors={"order_code": [_("No stock left to hold for it.")]},
         )
+    payment.household_id = order.batch.household_id
     session.commit()
     return order

@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.context import goc
 from app.extensions import db
 from app.models import OrderStatus, Payment, PaymentMethod
+from app.services.payments import payments_of
 from tests.orders_support import (
     ACCOUNT,
     PRICE,
@@ -18,7 +20,7 @@ from tests.orders_support import (
     reload,
     sepay_body,
 )
-from tests.support import HOUSEHOLD_PHONES, login
+from tests.support import ADMIN_PHONE, HOUSEHOLD_PHONES, login
 
 
 def hidden(html: str, name: str) -> str:
@@ -136,3 +138,42 @@ def test_a_seller_cannot_remove_the_account_buyers_pay_into(app: Any, client: An
     assert refused.status_code == 422 and 'id="bank_account-error"' in refused.text
     page = client.get(f"/o/{placed.token}")
     assert page.status_code == 200 and ACCOUNT in page.text
+
+
+def test_the_admins_assign_a_transfer_to_an_account_no_household_has(app: Any, client: Any) -> None:
+    """A buyer paid into an old account of the household's without the order code: the transfer
+    waits on the admins' page, and assigning it pays the order, appends the sale and hands the
+    payment to the order's household."""
+    code = batch_on_sale(app)
+    placed = order(app, code, quantity=2)
+    deliver(client, sepay_body(701, "tien buoi chi Hoa", 2 * PRICE, account="0011998877"))
+    seller(client)
+    assert "tien buoi chi Hoa" not in client.get("/household/orders").text
+    client.post("/auth/logout")
+    assert login(client, ADMIN_PHONE).status_code == 302
+    overview = client.get("/admin/").text
+    assert "Khoản chuyển khoản cần gán (1)" in overview
+    page = client.get("/admin/payments").text
+    assert "tien buoi chi Hoa" in page and "0011998877" in page and "90.000 ₫" in page
+    payment_id = re.search(r'id="payment-(\d+)"', page)
+    assert payment_id
+    url = f"/admin/payments/{payment_id.group(1)}/assign"
+    with app.app_context():
+        size = goc().ledger.size()
+    wrong = client.post(url, data={"order_code": "GOCZZZZZZ"}, follow_redirects=True)
+    assert "Không có đơn hàng với mã này." in wrong.text
+    assert reload(app, placed.order.code).status is OrderStatus.PENDING
+    done = client.post(url, data={"order_code": placed.order.code}, follow_redirects=True)
+    assert f"Đã gán khoản chuyển khoản vào đơn {placed.order.code}." in done.text
+    assert "tien buoi chi Hoa" not in done.text
+    paid = reload(app, placed.order.code)
+    assert paid.status is OrderStatus.PAID and paid.sale_seq == size
+    client.post("/auth/logout")
+    seller(client)
+    orders_page = client.get("/household/orders").text
+    assert "tien buoi chi Hoa" not in orders_page  # not waiting: counted
+    with app.app_context():
+        payment = db.session.get(Payment, int(payment_id.group(1)))
+        assert payment is not None and payment.order_id == paid.id
+        assert payment.household_id is not None
+        assert payment in payments_of(db.session, payment.household)

@@ -27,6 +27,8 @@ PUBLIC = (OK, OK, OK, OK)
 HOUSEHOLD = (LOGIN, OK, OK, ADMIN_HOME)  # a household's own area, nothing named in the URL
 OWNED = (LOGIN, OK, MISSING, ADMIN_HOME)  # household A's batch, step or photo in the URL
 ADMIN = (LOGIN, FORBIDDEN, FORBIDDEN, OK)
+# The world's transfer waits in household A's inbox, which is not the admins' inbox.
+ADMIN_INBOX_ITEM = (LOGIN, FORBIDDEN, FORBIDDEN, MISSING)
 LOGGED_IN = (LOGIN, LOGIN, LOGIN, LOGIN)  # logout: every role ends on the login page
 API = (UNAUTHORIZED, OK, OK, FORBIDDEN)  # bearer token of a household; admins have no household
 API_OWNED = (UNAUTHORIZED, OK, MISSING, FORBIDDEN)
@@ -90,6 +92,8 @@ ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     "admin.revoke": {"POST": ADMIN},
     "admin.hamlet_steps_csv": {"GET": ADMIN},
     "admin.household_steps_csv": {"GET": ADMIN},
+    "admin.payments_inbox": {"GET": ADMIN},
+    "admin.assign_payment": {"POST": ADMIN_INBOX_ITEM},
     "batches.list_batches": {"GET": API},
     "batches.create_batch": {"POST": API},
     "batches.get_batch": {"GET": API_OWNED},
