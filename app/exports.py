@@ -19,7 +19,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
 from .household import localtime
-from .household.queries import CORRECTION, _shown
+from .household.queries import CORRECTION, shown_fields
 from .models import Batch, Household, Step
 from .steps import STEP_TYPES
 
@@ -64,11 +64,11 @@ def _details(step: Step, unit: str) -> tuple[str, str, str]:
         replacement = step.data.get("replacement")
         original = step.corrects
         if replacement is not None and original is not None:
-            shown = _shown(original.kind, replacement, unit)
+            shown = shown_fields(original.kind, replacement, unit)
             rows += [f"{label}: {text}" for name, (label, text) in shown.items() if name != "note"]
         note = replacement.get("note", "") if replacement else ""
         return _("Correction"), "; ".join(rows), note
-    shown = _shown(step.kind, step.data, unit)
+    shown = shown_fields(step.kind, step.data, unit)
     rows = [f"{label}: {text}" for name, (label, text) in shown.items() if name != "note"]
     return str(STEP_TYPES[step.kind].label), "; ".join(rows), step.data.get("note", "")
 

@@ -319,8 +319,9 @@ def verify_entries(
     batch: Batch,
     steps: Sequence[Step],
     cache: WorkerCache[bytes, SubjectChecks] | None = None,
-) -> tuple[Seal, dict[int, EntryVerdict]]:
-    """The seal and a verdict for every ledger entry of the batch's subject, in seq order."""
+) -> tuple[Seal, dict[int, EntryVerdict], Mapping[int, ParsedStatement]]:
+    """The seal, a verdict for every ledger entry of the batch's subject in seq order, and
+    those entries' statements that parse."""
     owner = batch.household.subject
     stored = reader.latest_checkpoint()
     entries = reader.subject_entries(batch.subject)
@@ -345,7 +346,7 @@ def verify_entries(
             else step is not None and _step_matches(step, hashes[seq], parsed)
         )
         verdicts[seq] = replace(verdict, matches=matches)
-    return checks.seal, verdicts
+    return checks.seal, verdicts, checks.parsed
 
 
 # -- buyer checks ---------------------------------------------------------------------------
@@ -408,19 +409,17 @@ def harvested(effective: Sequence[Effective]) -> Decimal:
     return total
 
 
-def sold(reader: LogReader, batch: Batch, entries: dict[int, EntryVerdict]) -> Decimal:
+def sold(
+    batch: Batch, entries: dict[int, EntryVerdict], parsed: Mapping[int, ParsedStatement]
+) -> Decimal:
     """Units sold: the quantities of the batch's ``sale`` statements whose entries verify."""
     total = Decimal(0)
-    for entry in reader.subject_entries(batch.subject):
-        verdict = entries.get(entry.seq)
+    for seq, statement in parsed.items():
+        verdict = entries.get(seq)
         if verdict is None or not (verdict.signed and verdict.chained and verdict.included):
             continue
-        try:
-            parsed = entry.statement.parse()
-        except LedgerError:
-            continue
-        if parsed.kind == SALE and parsed.body.get("batch") == batch.code:
-            total += _decimal(parsed.body.get("quantity")) or Decimal(0)
+        if statement.kind == SALE and statement.body.get("batch") == batch.code:
+            total += _decimal(statement.body.get("quantity")) or Decimal(0)
     return total
 
 
@@ -433,13 +432,13 @@ def verify_batch(
 ) -> BatchReport:
     """Verdicts for the batch's entries (``steps``: all its steps, corrections included) and
     the buyer checks, trusting only the ledger and the trust roots."""
-    seal, entries = verify_entries(reader, roots, batch, steps, cache)
+    seal, entries, parsed = verify_entries(reader, roots, batch, steps, cache)
     effective = effective_steps(steps)
     return BatchReport(
         seal=seal,
         entries=entries,
         phi_flags=phi_flags(effective),
         harvested=harvested(effective),
-        sold=sold(reader, batch, entries),
+        sold=sold(batch, entries, parsed),
         shown_seqs=(batch.seq, *(s.seq for s in steps)),
     )

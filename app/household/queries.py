@@ -112,7 +112,7 @@ class TimelineItem:
         return self.step.entry_hash.hex()[:12]
 
 
-def _shown(kind: str, values: dict[str, Any], unit: str) -> dict[str, tuple[Any, str]]:
+def shown_fields(kind: str, values: dict[str, Any], unit: str) -> dict[str, tuple[Any, str]]:
     """Label and shown text of each filled-in field of a step of ``kind``, by field name."""
     schema_fields = dict(STEP_TYPES[kind].form_fields())
     shown = {}
@@ -134,7 +134,7 @@ def _shown(kind: str, values: dict[str, Any], unit: str) -> dict[str, tuple[Any,
 
 
 def _step_item(step: Step, unit: str) -> TimelineItem:
-    rows = list(_shown(step.kind, step.data, unit).values())
+    rows = list(shown_fields(step.kind, step.data, unit).values())
     when = localtime.display(step.occurred_at)
     return TimelineItem(step=step, label=STEP_TYPES[step.kind].label, when=when, rows=rows)
 
@@ -146,8 +146,8 @@ def _correction_item(correction: Step, original: Step, unit: str) -> TimelineIte
     replacement = correction.data.get("replacement")
     if replacement is not None:
         recorded = {**original.data, "occurred_at": original.occurred_at.isoformat()}
-        before = _shown(original.kind, recorded, unit)
-        after = _shown(original.kind, replacement, unit)
+        before = shown_fields(original.kind, recorded, unit)
+        after = shown_fields(original.kind, replacement, unit)
         for name, schema_field in STEP_TYPES[original.kind].form_fields():
             old, new = before.get(name, ("", ""))[1], after.get(name, ("", ""))[1]
             if old != new:
