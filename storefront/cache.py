@@ -78,8 +78,8 @@ def recent_state(key: tuple[str, ...], read: Callable[[], S | None]) -> S | None
     read it now).
 
     A page many buyers open at once then costs one query per worker per window instead of one
-    per request; what it shows is at most ``seconds`` late (a new entry, a tampered one, units
-    just reserved), which a CDN honouring the pages' max-age delays anyway. Kept by window, so
+    per request; what it shows is at most that many seconds late (a new entry, a tampered one,
+    units just reserved), which a CDN honouring the pages' max-age delays anyway. Kept by window, so
     nothing is invalidated: a past window's entry is no longer asked for and ages out.
     """
     seconds = goc().settings.public_page_state_seconds
