@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -14,10 +15,10 @@ from .encoding import (
     MAX_SAFE_INTEGER,
     canonical_json,
     canonical_object,
-    datetime_to_micros,
     format_time,
+    micros_to_datetime,
     nfc,
-    parse_time,
+    parse_time_micros,
 )
 from .errors import InvalidStatementError
 from .keys import NoteSigner
@@ -51,11 +52,33 @@ def _duplicate_free(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _check_subject(subject: object) -> str:
-    if not isinstance(subject, str) or not 1 <= len(subject) <= 128:
-        raise InvalidStatementError("must be a string of 1 to 128 characters", field="subject")
+# A log names few kinds, keys and subjects many times over, so the verifier's checks of them
+# are remembered (each a pure function of a string).
+@functools.lru_cache(maxsize=1024)
+def _is_kind(kind: str) -> bool:
+    return len(kind) <= 64 and KIND_RE.match(kind) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_key_id(key: str) -> bool:
+    return HEX64_RE.match(key) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _subject_problem(subject: str) -> str | None:
+    if not 1 <= len(subject) <= 128:
+        return "must be a string of 1 to 128 characters"
     if SUBJECT_FORBIDDEN_RE.search(subject):
-        raise InvalidStatementError("must not contain control characters", field="subject")
+        return "must not contain control characters"
+    return None
+
+
+def _check_subject(subject: object) -> str:
+    if not isinstance(subject, str):
+        raise InvalidStatementError("must be a string of 1 to 128 characters", field="subject")
+    problem = _subject_problem(subject)
+    if problem is not None:
+        raise InvalidStatementError(problem, field="subject")
     return subject
 
 
@@ -99,9 +122,10 @@ class Statement:
         return SignedStatement(data, signer.sign(STATEMENT_DOMAIN + data))
 
 
-def parse_fields(data: bytes) -> tuple[str, str, str, datetime, dict[str, Any], list[str]]:
+def parse_fields(data: bytes) -> tuple[str, str, str, int, dict[str, Any], list[str]]:
     """What :meth:`ParsedStatement.parse` checks and returns, as a plain tuple (the verifier's
-    workers take it so, quicker than the dataclass); raises :class:`InvalidStatementError`."""
+    workers take it so, quicker than the dataclass), the time in microseconds since the Unix
+    epoch; raises :class:`InvalidStatementError`."""
     if len(data) > MAX_STATEMENT_BYTES:
         raise InvalidStatementError(f"statement is over {MAX_STATEMENT_BYTES} bytes")
     # Nearly every statement is shown canonical by the fast path; the general one decides
@@ -126,24 +150,24 @@ def parse_fields(data: bytes) -> tuple[str, str, str, datetime, dict[str, Any], 
     if obj["v"] != FORMAT_VERSION or isinstance(obj["v"], bool):
         raise InvalidStatementError(f"unsupported version, expected {FORMAT_VERSION}", field="v")
     kind = obj["kind"]
-    if not isinstance(kind, str) or len(kind) > 64 or not KIND_RE.match(kind):
+    if not isinstance(kind, str) or not _is_kind(kind):
         raise InvalidStatementError("must be dotted lowercase words", field="kind")
     subject = _check_subject(obj["subject"])
     key = obj["key"]
-    if not isinstance(key, str) or not HEX64_RE.match(key):
+    if not isinstance(key, str) or not _is_key_id(key):
         raise InvalidStatementError("must be a 64-hex-digit key id", field="key")
     if not isinstance(obj["time"], str):
         raise InvalidStatementError("must be a string", field="time")
     try:
-        time = parse_time(obj["time"])
+        time_micros = parse_time_micros(obj["time"])
     except ValueError as exc:
         raise InvalidStatementError(str(exc), field="time") from exc
     body = obj["body"]
     if not isinstance(body, dict):
         raise InvalidStatementError("must be a JSON object", field="body")
     attachments = obj["attachments"]
-    if not isinstance(attachments, list) or not all(
-        isinstance(a, str) and HEX64_RE.match(a) for a in attachments
+    if not isinstance(attachments, list) or (
+        attachments and not all(isinstance(a, str) and HEX64_RE.match(a) for a in attachments)
     ):
         raise InvalidStatementError("must be a list of SHA-256 hex digests", field="attachments")
     # Only the one canonical encoding is a statement: RFC 8785 bytes of an all-NFC value.
@@ -154,7 +178,7 @@ def parse_fields(data: bytes) -> tuple[str, str, str, datetime, dict[str, Any], 
             encoded = None
         if encoded != data:
             raise InvalidStatementError("is not the RFC 8785 canonical form of its NFC value")
-    return kind, subject, key, time, body, attachments
+    return kind, subject, key, time_micros, body, attachments
 
 
 @dataclass(frozen=True)
@@ -164,19 +188,19 @@ class ParsedStatement:
     kind: str
     subject: str
     key: str
-    time: datetime
+    time_micros: int
+    """The statement's time in microseconds since the Unix epoch, as the log's receive times are."""
     body: dict[str, Any]
     attachments: tuple[str, ...]
 
     @classmethod
     def parse(cls, data: bytes) -> ParsedStatement:
-        kind, subject, key, time, body, attachments = parse_fields(data)
-        return cls(kind, subject, key, time, body, tuple(attachments))
+        kind, subject, key, time_micros, body, attachments = parse_fields(data)
+        return cls(kind, subject, key, time_micros, body, tuple(attachments))
 
     @property
-    def time_micros(self) -> int:
-        """:attr:`time` in microseconds since the Unix epoch, as the log's receive times are."""
-        return datetime_to_micros(self.time)
+    def time(self) -> datetime:
+        return micros_to_datetime(self.time_micros)
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,11 @@ from ledger.encoding import (
     MAX_SAFE_INTEGER,
     canonical_json,
     canonical_object,
+    datetime_to_micros,
     format_time,
     nfc,
     parse_time,
+    parse_time_micros,
     plain_canonical_json,
 )
 from ledger.statement import SUBJECT_FORBIDDEN_RE
@@ -229,6 +231,8 @@ class TestParseTime:
         text = format_time(moment)
         if moment.year >= 1000:  # strftime writes smaller years without padding
             assert parse_time(text) == moment
+            # The verifier's path computes the microseconds itself, without a datetime.
+            assert parse_time_micros(text) == datetime_to_micros(moment)
 
     @given(
         st.one_of(
