@@ -28,7 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .checkpoint import Checkpoint, SignedNote
-from .encoding import b64decode, datetime_to_micros
+from .encoding import b64decode
 from .entry import ZERO_HASH, Entry, entry_hash
 from .errors import (
     ChainError,
@@ -153,7 +153,7 @@ class _Checker:
         )
         leaf = leaf_hash(stored)
         try:
-            kind, subject, key_id, time, body, _ = parse_fields(data)
+            kind, subject, key_id, time_micros, body, _ = parse_fields(data)
         except InvalidStatementError as exc:
             return str(exc), hash_ok, leaf, None
         if kind == KEY_REGISTER:
@@ -165,7 +165,7 @@ class _Checker:
             kind,
             subject,
             key_id,
-            datetime_to_micros(time),
+            time_micros,
             body if kind in (KEY_REGISTER, KEY_REVOKE) else {},
         )
         return ruled, hash_ok, leaf, None
@@ -293,15 +293,16 @@ class LogVerifier:
         tree = CompactRange()
         prev = ZERO_HASH
         latest: Checkpoint | None = None
-        with closing(self._verdicts(items)) as verdicts:  # stops the workers
-            for item, verdict in verdicts:
-                if isinstance(item, str):
-                    assert not isinstance(verdict, tuple)
-                    latest = self._check_checkpoint(item, verdict, tree, latest)
-                else:
-                    assert isinstance(verdict, tuple)
-                    self._replay(item, verdict, tree.size, prev, state, tree)
-                    prev = item[6]
+        with closing(self._verdicts(items)) as chunks:  # stops the workers
+            for chunk, verdicts in chunks:
+                for item, verdict in zip(chunk, verdicts, strict=True):
+                    if isinstance(item, str):
+                        assert not isinstance(verdict, tuple)
+                        latest = self._check_checkpoint(item, verdict, tree, latest)
+                    else:
+                        assert isinstance(verdict, tuple)
+                        self._replay(item, verdict, tree.size, prev, state, tree)
+                        prev = item[6]
         if tree.size and (latest is None or latest.size != tree.size):
             covered = 0 if latest is None else latest.size
             raise CheckpointError("entry is not covered by any signed checkpoint", seq=covered)
@@ -309,8 +310,9 @@ class LogVerifier:
 
     def _verdicts(
         self, items: Iterable[Entry | EntryRow | str]
-    ) -> Generator[tuple[EntryRow | str, Verdict], None, None]:
-        """Each item with the checker's verdict on it, in order; chunks are checked ahead."""
+    ) -> Generator[tuple[list[EntryRow | str], list[Verdict]], None, None]:
+        """The items in chunks, in order, each with the checker's verdicts on its items; chunks
+        are checked ahead."""
         authorities = [a.public_key for a in self.authorities.values()]
         inline = _Checker(self.log_key, authorities) if self.workers == 0 else None
         workers = None if inline else _Workers(self.workers, self.log_key, authorities)
@@ -330,16 +332,16 @@ class LogVerifier:
                 if not chunk:
                     break
                 if inline is not None:  # it sees every key.register statement, in order
-                    yield from zip(chunk, inline.check(chunk), strict=True)
+                    yield chunk, inline.check(chunk)
                     continue
                 assert workers is not None
                 pending.append((chunk, workers.submit(chunk)))
                 while len(pending) > AHEAD * self.workers:
                     done, future = pending.popleft()
-                    yield from zip(done, future.result(), strict=True)
+                    yield done, future.result()
             while pending:
                 done, future = pending.popleft()
-                yield from zip(done, future.result(), strict=True)
+                yield done, future.result()
         finally:
             if workers is not None:
                 workers.close()
