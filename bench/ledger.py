@@ -670,22 +670,30 @@ def bench_verify(
             per_s, others, entries = verify_rate(url, cores)
             assert entries == len(log)
             runs.append({"raw_per_s": raw, "raw_others_cpu": raw_others})
-            runs[-1].update(verify_per_s=per_s, verify_others_cpu=others)
+            runs[-1].update(
+                verify_per_s=per_s, verify_others_cpu=others, ratio=round(per_s / raw, 3)
+            )
             if cores > 1:
                 fewer, fewer_others, _ = verify_rate(url, cores - 1)
                 runs[-1].update(verify_fewer_workers_per_s=fewer, fewer_others_cpu=fewer_others)
             say(f"   run {n + 1}: {json.dumps(runs[-1])}")
     best_raw = max(r["raw_per_s"] for r in runs)
     best = max(r["verify_per_s"] for r in runs)
+    # The VM's speed drifts by more than 10% from one minute to the next: the best of each is
+    # the figure for a quiet machine, and the ratio within each run shows the spread.
     verify.update(
         raw_ed25519_per_s=best_raw,
         entries_per_s=best,
         ratio=round(best / best_raw, 3),
+        ratio_median_of_runs=statistics.median(r["ratio"] for r in runs),
         target_ratio=0.8,
         met=best / best_raw >= 0.8,
         runs=runs,
     )
-    say(f"   best: raw {best_raw}/s, verify_log {best}/s, ratio {verify['ratio']}")
+    say(
+        f"   best: raw {best_raw}/s, verify_log {best}/s, ratio {verify['ratio']} "
+        f"(median of the runs' own ratios {verify['ratio_median_of_runs']})"
+    )
     if cores > 1:
         fewer = max(r["verify_fewer_workers_per_s"] for r in runs)
         verify["fewer_workers"] = {
@@ -950,7 +958,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--proof-batch", type=int, default=5_000)
     parser.add_argument("--proof-samples", type=int, default=1_000)
     parser.add_argument("--cost-entries", type=int, default=20_000)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of raw and verify; best kept")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of raw and verify; best kept")
     parser.add_argument("--households", type=int, default=50)
     parser.add_argument("--workers", type=int, default=default_workers(), help="all cores")
     parser.add_argument(
