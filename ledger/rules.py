@@ -91,21 +91,28 @@ class LogState:
         self.new_subjects: list[tuple[str, str | None, int]] = []
 
     def key(self, key_id: str) -> KeyRecord | None:
+        # Known keys first: they sign nearly every statement (an authority's id is never among
+        # them, as registering it is refused).
+        known = self.keys.get(key_id)
+        if known is not None:
+            return known
         authority = self.authorities.get(key_id)
         if authority is not None:
             return KeyRecord(key_id, None, authority.public_key, None, authority=True)
-        if key_id not in self.keys and self._load_key is not None:
+        if self._load_key is not None:
             loaded = self._load_key(key_id)
             if loaded is not None:
                 self.keys[key_id] = loaded
-        return self.keys.get(key_id)
+            return loaded
+        return None
 
     def subject(self, subject: str) -> SubjectState | None:
-        if subject not in self.subjects and self._load_subject is not None:
-            loaded = self._load_subject(subject)
-            if loaded is not None:
-                self.subjects[subject] = loaded
-        return self.subjects.get(subject)
+        known = self.subjects.get(subject)
+        if known is None and self._load_subject is not None:
+            known = self._load_subject(subject)
+            if known is not None:
+                self.subjects[subject] = known
+        return known
 
     def subject_head(self, subject: str) -> bytes:
         state = self.subject(subject)
