@@ -489,13 +489,16 @@ def log_prefix(items: Iterator[EntryRow | str], entries: int) -> Iterator[EntryR
 
 
 def verify_rate(url: str, workers: int, entries: int | None = None) -> tuple[float, float, int]:
-    """LogVerifier.verify_log over the log read from the database, as ``python -m ledger verify``
-    reads it (``LogReader.iter_log_rows``): (entries/s, others, size)."""
+    """LogVerifier over the log in the database, as ``python -m ledger verify DATABASE_URL``
+    runs it (``verify_database``: each worker reads its own entries), or over the items
+    ``LogReader.iter_log_rows`` reads up to ``entries``: (entries/s, others, size)."""
+    if entries is None:
+        with CpuMeter() as meter:
+            summary = verifier(workers).verify_database(url)
+        return rate(summary.entries, meter.seconds), meter.others, summary.entries
     engine = open_engine(url)
     try:
-        items = LogReader(engine).iter_log_rows()
-        if entries is not None:
-            items = log_prefix(items, entries)
+        items = log_prefix(LogReader(engine).iter_log_rows(), entries)
         with CpuMeter() as meter:
             summary = verifier(workers).verify_log(items)
     finally:

@@ -27,11 +27,7 @@ def _verify(args: argparse.Namespace) -> LogSummary:
         workers=args.workers,
     )
     if _is_database_url(args.source):
-        engine = open_engine(args.source)
-        try:
-            return verifier.verify_log(LogReader(engine).iter_log_rows())
-        finally:
-            engine.dispose()
+        return verifier.verify_database(args.source)
     with open(args.source, encoding="utf-8") as stream:
         bundle = BundleReader(stream)
         if bundle.header.origin != verifier.log_key.name:

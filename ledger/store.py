@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -118,6 +118,24 @@ def entry_row(row: Sequence[Any]) -> EntryRow:
     # Both drivers return BLOB/bytea values as bytes (sqlite3, psycopg 3), so the row's values
     # are taken as they are (converting each one cost the verifier about 2 µs an entry).
     return cast(EntryRow, tuple(row))
+
+
+def interleave_notes(
+    rows: Iterable[EntryRow], notes: Iterable[tuple[int, str]]
+) -> Iterator[EntryRow | str]:
+    """``rows`` in seq order with each checkpoint note (``(size, note)``, by size) placed
+    before the first row at or beyond its size, so right after the entry that completes it;
+    notes beyond every row come last. The order of a log bundle and of the verifier."""
+    pending = iter(notes)
+    note = next(pending, None)
+    for row in rows:
+        while note is not None and note[0] <= row[0]:
+            yield note[1]
+            note = next(pending, None)
+        yield row
+    while note is not None:
+        yield note[1]
+        note = next(pending, None)
 
 
 def entry_from_row(row: Sequence[Any]) -> Entry:
@@ -257,15 +275,15 @@ class LogReader:
         if upto is not None:
             limit = upto
             checkpoints = itertools.takewhile(lambda c: c.size <= limit, checkpoints)
-        pending = next(checkpoints, None)
-        for row in self.iter_entry_rows(stop=upto):
-            while pending is not None and pending.size <= row[0]:
-                yield pending.note
-                pending = next(checkpoints, None)
-            yield row
-        while pending is not None:
-            yield pending.note
-            pending = next(checkpoints, None)
+        return interleave_notes(
+            self.iter_entry_rows(stop=upto), ((c.size, c.note) for c in checkpoints)
+        )
+
+    def key_public_keys(self) -> list[bytes]:
+        """The public key of every key the log has registered (any key id can be checked
+        against its key, the key id being the key's hash)."""
+        with self.engine.connect() as c:
+            return [bytes(k) for k in c.execute(select(schema.keys.c.public_key)).scalars()]
 
     # -- keys ------------------------------------------------------------------------------
     def key(self, key_id: str, conn: Connection | None = None) -> KeyRecord | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import deque
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import closing, suppress
 from dataclasses import dataclass
@@ -44,8 +44,9 @@ from .errors import (
 from .keys import NoteVerifier, statement_key_id
 from .merkle import CompactRange, leaf_hash, verify_inclusion
 from .rules import KeyNotValidError, KeyRecord, LogState, RuledStatement
+from .schema import open_engine
 from .statement import KEY_REGISTER, KEY_REVOKE, STATEMENT_DOMAIN, parse_fields
-from .store import EntryRow
+from .store import EntryRow, LogReader, interleave_notes
 
 # Entries per chunk: large enough that pickling and scheduling cost little per entry.
 CHUNK = 1024
@@ -107,6 +108,13 @@ class _Checker:
                 kind, _, _, _, body, _ = parse_fields(data)
                 self._learn(kind, body)
 
+    def learn_public_keys(self, public_keys: Iterable[bytes]) -> None:
+        for public_key in public_keys:
+            key_id = statement_key_id(public_key)
+            if key_id not in self.keys:
+                with suppress(ValueError):  # not a key: nothing can be signed by it
+                    self.keys[key_id] = Ed25519PublicKey.from_public_bytes(public_key)
+
     def _learn(self, kind: str, body: dict[str, Any]) -> None:
         encoded = body.get("public_key")
         if kind == KEY_REGISTER and isinstance(encoded, str):
@@ -114,9 +122,7 @@ class _Checker:
                 public_key = b64decode(encoded, what="public key", length=32)
             except LedgerError:
                 return  # the replay rejects it
-            key_id = statement_key_id(public_key)
-            if key_id not in self.keys:
-                self.keys[key_id] = Ed25519PublicKey.from_public_bytes(public_key)
+            self.learn_public_keys([public_key])
 
     def check(self, items: Sequence[EntryRow | str]) -> list[Verdict]:
         verdicts: list[Verdict] = []
@@ -190,11 +196,19 @@ class _Checker:
 # only parsed once more if they do.
 _REGISTER_MARK = b'"kind":"key.register"'
 _worker: _Checker | None = None
+_reader: LogReader | None = None
 
 
-def _start_worker(log_key: NoteVerifier, authorities: list[bytes]) -> None:
-    global _worker
+def _start_worker(
+    log_key: NoteVerifier, authorities: list[bytes], database_url: str | None
+) -> None:
+    global _worker, _reader
     _worker = _Checker(log_key, authorities)
+    if database_url is not None:
+        _reader = LogReader(open_engine(database_url))
+        # The keys table only tells the worker which public keys exist; whether one may sign
+        # where it does is still the replay's decision, from the statements themselves.
+        _worker.learn_public_keys(_reader.key_public_keys())
 
 
 def _check_in_worker(registers: list[bytes], items: list[EntryRow | str]) -> list[Verdict]:
@@ -203,13 +217,42 @@ def _check_in_worker(registers: list[bytes], items: list[EntryRow | str]) -> lis
     return _worker.check(items)
 
 
+def _check_range_in_worker(
+    start: int, stop: int, notes: list[tuple[int, str]]
+) -> tuple[list[EntryRow | str], list[Verdict]]:
+    """Read the next ``stop - start`` entries from seq ``start``, place ``notes`` among them and
+    check them all. The rows go back without the statement and signature where the replay has
+    no use for them (their signature was checked here).
+
+    If entries are missing, the rows read run past ``stop``: the replay stops at the first gap
+    it meets, before any row that the next chunk reads again.
+    """
+    assert _worker is not None and _reader is not None
+    rows = _reader.entry_rows(start, stop - start)
+    items = list(interleave_notes(rows, notes))
+    verdicts = _worker.check(items)
+    for index, (item, verdict) in enumerate(zip(items, verdicts, strict=True)):
+        if not isinstance(item, str) and isinstance(verdict, tuple) and verdict[3] is not None:
+            seq, received, prev, subject_prev, _, _, stored = item
+            items[index] = (seq, received, prev, subject_prev, b"", b"", stored)
+    return items, verdicts
+
+
 class _Workers:
     """Worker processes, each fed its own chunks in turn, so each can be told what it missed:
     the ``key.register`` statements in the chunks that went to the others."""
 
-    def __init__(self, workers: int, log_key: NoteVerifier, authorities: list[bytes]) -> None:
+    def __init__(
+        self,
+        workers: int,
+        log_key: NoteVerifier,
+        authorities: list[bytes],
+        database_url: str | None = None,
+    ) -> None:
         self.pools = [
-            ProcessPoolExecutor(1, initializer=_start_worker, initargs=(log_key, authorities))
+            ProcessPoolExecutor(
+                1, initializer=_start_worker, initargs=(log_key, authorities, database_url)
+            )
             for _ in range(workers)
         ]
         self.registers: list[bytes] = []
@@ -225,6 +268,13 @@ class _Workers:
         )
         self.told[index] = len(self.registers)
         return self.pools[index].submit(_check_in_worker, missed, items)
+
+    def submit_range(
+        self, start: int, stop: int, notes: list[tuple[int, str]]
+    ) -> Future[tuple[list[EntryRow | str], list[Verdict]]]:
+        index = self.turn
+        self.turn = (index + 1) % len(self.pools)
+        return self.pools[index].submit(_check_range_in_worker, start, stop, notes)
 
     def close(self) -> None:
         for pool in self.pools:
@@ -289,11 +339,34 @@ class LogVerifier:
         entry (or checkpoint) is the one named, whichever check finds it. An error raised by
         ``items`` itself comes after any failure in the items before it.
         """
+        return self._replay_log(self._verdicts(items))
+
+    def verify_database(self, url: str) -> LogSummary:
+        """:meth:`verify_log` over the log in the database at ``url``, as
+        :meth:`LogReader.iter_log_rows` reads it, with the same checks and failures.
+
+        Each worker reads its own entries, so they do not pass through this process: it reads
+        only the checkpoints, and gets back the verdicts and the hashes the replay needs.
+        """
+        engine = open_engine(url)
+        try:
+            reader = LogReader(engine)
+            if self.workers == 0:
+                return self.verify_log(reader.iter_log_rows())
+            notes = ((c.size, c.note) for c in reader.iter_checkpoints())
+            return self._replay_log(self._range_verdicts(url, reader.size(), notes))
+        finally:
+            engine.dispose()
+
+    def _replay_log(
+        self, checked: Generator[tuple[list[EntryRow | str], list[Verdict]], None, None]
+    ) -> LogSummary:
+        """Replay chunks of the log in order, each with the checker's verdicts on its items."""
         state = LogState(self.authorities)
         tree = CompactRange()
         prev = ZERO_HASH
         latest: Checkpoint | None = None
-        with closing(self._verdicts(items)) as chunks:  # stops the workers
+        with closing(checked) as chunks:  # stops the workers
             for chunk, verdicts in chunks:
                 for item, verdict in zip(chunk, verdicts, strict=True):
                     if isinstance(item, str):
@@ -347,6 +420,30 @@ class LogVerifier:
                 workers.close()
         if failure is not None:
             raise failure
+
+    def _range_verdicts(
+        self, url: str, size: int, notes: Iterator[tuple[int, str]]
+    ) -> Generator[tuple[list[EntryRow | str], list[Verdict]], None, None]:
+        """:meth:`_verdicts` for the ``size`` entries in the database at ``url`` and its
+        checkpoint ``notes`` (by size), each chunk read by the worker that checks it."""
+        authorities = [a.public_key for a in self.authorities.values()]
+        workers = _Workers(self.workers, self.log_key, authorities, database_url=url)
+        pending: deque[Future[tuple[list[EntryRow | str], list[Verdict]]]] = deque()
+        try:
+            note = next(notes, None)
+            for start in range(0, max(size, 1), CHUNK):  # an empty log: its notes alone
+                stop = min(start + CHUNK, size)
+                mine = []  # the notes before the first entry at or beyond ``stop``
+                while note is not None and (note[0] <= stop or stop == size):
+                    mine.append(note)
+                    note = next(notes, None)
+                pending.append(workers.submit_range(start, stop, mine))
+                while len(pending) > AHEAD * self.workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            workers.close()
 
     def _replay(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -25,12 +25,14 @@ from ledger import (
     Entry,
     KeyNotValidError,
     KeyValidityError,
+    LogSummary,
     NoteSigner,
     SignatureError,
     SignedNote,
     SignedStatement,
     VerificationError,
 )
+from ledger import verify as verify_module
 from ledger.encoding import canonical_json
 from ledger.entry import ZERO_HASH
 from ledger.errors import ChainError
@@ -217,7 +219,26 @@ def tamper_flip_digit(log: Fixture, *, rechained: bool = True) -> int:
 # -- verification ----------------------------------------------------------------------------
 
 
+Outcome = LogSummary | tuple[type, int | None, int | None, str]
+
+
+def outcome(run: Callable[[], LogSummary]) -> Outcome:
+    try:
+        return run()
+    except VerificationError as failure:
+        return type(failure), failure.seq, failure.checkpoint_size, failure.reason
+
+
 def verify(log: Fixture, workers: int = 0) -> None:
+    """Verify the stored log; ``verify_database``, whose workers read the entries themselves,
+    must reach the very same verdict (same error, seq and reason) as ``verify_log``, also when
+    the log is read in chunks of three entries (notes, gaps and swaps across chunk edges)."""
+    expected = outcome(lambda: log.verifier(workers).verify_log(log.ledger.iter_log()))
+    url = log.engine.url.render_as_string(hide_password=False)
+    for chunk in (verify_module.CHUNK, 3):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(verify_module, "CHUNK", chunk)
+            assert outcome(lambda: log.verifier(2).verify_database(url)) == expected, chunk
     log.verifier(workers).verify_log(log.ledger.iter_log())
 
 
