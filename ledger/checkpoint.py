@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 
@@ -11,6 +12,8 @@ from .keys import NoteSigner, NoteVerifier
 
 MAX_SIGNATURES = 100
 SIGNATURE_PREFIX = "\u2014 "
+# Every C0 control character but the newline.
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class SignedNote:
 
     @classmethod
     def parse(cls, note: str) -> SignedNote:
-        if any(ord(ch) < 0x20 and ch != "\n" for ch in note):
+        if _CONTROL.search(note):
             raise MalformedError("note contains control characters")
         if not note.isascii():
             try:  # a note is signed as UTF-8: a lone surrogate (from JSON "\ud800") has none
