@@ -16,6 +16,7 @@ subjects and keys, not by the number of entries.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator, Sequence
@@ -353,8 +354,17 @@ class LogVerifier:
             reader = LogReader(engine)
             if self.workers == 0:
                 return self.verify_log(reader.iter_log_rows())
-            notes = ((c.size, c.note) for c in reader.iter_checkpoints())
-            return self._replay_log(self._range_verdicts(url, reader.size(), notes))
+            # A snapshot that appends made meanwhile cannot tear (an append commits its entries
+            # and their checkpoint together), and that still holds a checkpoint beyond the last
+            # entry if the log was cut short.
+            latest = reader.latest_checkpoint()
+            size = reader.size()
+            limit = max(size, 0 if latest is None else latest.size)
+            notes = (
+                (c.size, c.note)
+                for c in itertools.takewhile(lambda c: c.size <= limit, reader.iter_checkpoints())
+            )
+            return self._replay_log(self._range_verdicts(url, size, notes))
         finally:
             engine.dispose()
 

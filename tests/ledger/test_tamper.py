@@ -44,7 +44,7 @@ from ledger.schema import (
     drop_append_only_ddl,
     metadata,
 )
-from ledger.store import entry_from_row
+from ledger.store import LogReader, entry_from_row
 from tests.conftest import BACKENDS
 from tests.support import Fixture, seeded_signer
 
@@ -272,6 +272,28 @@ def built(log: Fixture) -> Built:
 
 
 class TestUntampered:
+    def test_appends_during_verify_database_are_left_out(
+        self, log: Fixture, built: Built, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """What is appended after the log's size is read is not verified, and is no
+        truncation: its checkpoints are beyond the snapshot."""
+        read_size = LogReader.size
+
+        def size_then_append(reader: LogReader, conn: Connection | None = None) -> int:
+            size = read_size(reader, conn)
+            monkeypatch.setattr(LogReader, "size", read_size)  # the appends read it too
+            log.step(built.h1, LOT1, weight_kg=104)
+            log.step(built.h1, LOT1, weight_kg=105)
+            return size
+
+        monkeypatch.setattr(LogReader, "size", size_then_append)
+        url = log.engine.url.render_as_string(hide_password=False)
+        summary = log.verifier(2).verify_database(url)
+        assert summary.entries == SIZE
+        assert summary.checkpoint is not None and summary.checkpoint.size == SIZE
+        assert log.ledger.size() == SIZE + 2
+        assert log.verifier(2).verify_database(url).entries == SIZE + 2
+
     @pytest.mark.parametrize("workers", [0, 2])
     def test_log_verifies(self, log: Fixture, built: Built, workers: int) -> None:
         summary = log.verifier(workers).verify_log(log.ledger.iter_log())
