@@ -343,8 +343,9 @@ class LogVerifier:
         return self._replay_log(self._verdicts(items))
 
     def verify_database(self, url: str) -> LogSummary:
-        """:meth:`verify_log` over the log in the database at ``url``, as
-        :meth:`LogReader.iter_log_rows` reads it, with the same checks and failures.
+        """:meth:`verify_log` over the log in the database at ``url`` (its entries and
+        checkpoints in the order of :meth:`LogReader.iter_log_rows`), with the same checks
+        and failures, as of when it starts: what is appended meanwhile is left out.
 
         Each worker reads its own entries, so they do not pass through this process: it reads
         only the checkpoints, and gets back the verdicts and the hashes the replay needs.
@@ -352,8 +353,6 @@ class LogVerifier:
         engine = open_engine(url)
         try:
             reader = LogReader(engine)
-            if self.workers == 0:
-                return self.verify_log(reader.iter_log_rows())
             # A snapshot that appends made meanwhile cannot tear (an append commits its entries
             # and their checkpoint together), and that still holds a checkpoint beyond the last
             # entry if the log was cut short.
@@ -364,6 +363,8 @@ class LogVerifier:
                 (c.size, c.note)
                 for c in itertools.takewhile(lambda c: c.size <= limit, reader.iter_checkpoints())
             )
+            if self.workers == 0:
+                return self.verify_log(interleave_notes(reader.iter_entry_rows(stop=size), notes))
             return self._replay_log(self._range_verdicts(url, size, notes))
         finally:
             engine.dispose()

@@ -230,11 +230,12 @@ def outcome(run: Callable[[], LogSummary]) -> Outcome:
 
 
 def verify(log: Fixture, workers: int = 0) -> None:
-    """Verify the stored log; ``verify_database``, whose workers read the entries themselves,
-    must reach the very same verdict (same error, seq and reason) as ``verify_log``, also when
+    """Verify the stored log; ``verify_database``, inline and with workers that read the
+    entries themselves, must reach the very same verdict (same error, seq and reason) as ``verify_log``, also when
     the log is read in chunks of three entries (notes, gaps and swaps across chunk edges)."""
     expected = outcome(lambda: log.verifier(workers).verify_log(log.ledger.iter_log()))
     url = log.engine.url.render_as_string(hide_password=False)
+    assert outcome(lambda: log.verifier(0).verify_database(url)) == expected
     for chunk in (verify_module.CHUNK, 3):
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(verify_module, "CHUNK", chunk)
@@ -272,8 +273,9 @@ def built(log: Fixture) -> Built:
 
 
 class TestUntampered:
+    @pytest.mark.parametrize("workers", [0, 2])
     def test_appends_during_verify_database_are_left_out(
-        self, log: Fixture, built: Built, monkeypatch: pytest.MonkeyPatch
+        self, log: Fixture, built: Built, monkeypatch: pytest.MonkeyPatch, workers: int
     ) -> None:
         """What is appended after the log's size is read is not verified, and is no
         truncation: its checkpoints are beyond the snapshot."""
@@ -288,11 +290,11 @@ class TestUntampered:
 
         monkeypatch.setattr(LogReader, "size", size_then_append)
         url = log.engine.url.render_as_string(hide_password=False)
-        summary = log.verifier(2).verify_database(url)
+        summary = log.verifier(workers).verify_database(url)
         assert summary.entries == SIZE
         assert summary.checkpoint is not None and summary.checkpoint.size == SIZE
         assert log.ledger.size() == SIZE + 2
-        assert log.verifier(2).verify_database(url).entries == SIZE + 2
+        assert log.verifier(workers).verify_database(url).entries == SIZE + 2
 
     @pytest.mark.parametrize("workers", [0, 2])
     def test_log_verifies(self, log: Fixture, built: Built, workers: int) -> None:
