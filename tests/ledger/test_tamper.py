@@ -230,9 +230,10 @@ def outcome(run: Callable[[], LogSummary]) -> Outcome:
 
 
 def verify(log: Fixture, workers: int = 0) -> None:
-    """Verify the stored log; ``verify_database``, inline and with workers that read the
-    entries themselves, must reach the very same verdict (same error, seq and reason) as ``verify_log``, also when
-    the log is read in chunks of three entries (notes, gaps and swaps across chunk edges)."""
+    """Verify the stored log. ``verify_database``, inline and with workers that read the
+    entries themselves, must reach the very same verdict (same error, seq and reason) as
+    ``verify_log``, also when the log is read in chunks of three entries (notes, gaps and
+    swaps across chunk edges)."""
     expected = outcome(lambda: log.verifier(workers).verify_log(log.ledger.iter_log()))
     url = log.engine.url.render_as_string(hide_password=False)
     assert outcome(lambda: log.verifier(0).verify_database(url)) == expected
