@@ -104,7 +104,8 @@ def now_micros() -> int:
 
 
 # An entry as stored, in ENTRY_COLUMNS order: seq, received_micros, prev_hash,
-# subject_prev_hash, statement data, signature, entry_hash. The verifier reads these as they are.
+# subject_prev_hash, statement data, signature, entry_hash. Both drivers return BLOB/bytea
+# values as bytes (sqlite3, psycopg 3), so a driver's row is one as it is.
 EntryRow = tuple[int, int, bytes, bytes, bytes, bytes, bytes]
 _ENTRY_PAGE = (
     select(*ENTRY_COLUMNS)
@@ -112,12 +113,6 @@ _ENTRY_PAGE = (
     .order_by(schema.entries.c.seq)
     .limit(bindparam("limit"))
 )
-
-
-def entry_row(row: Sequence[Any]) -> EntryRow:
-    # Both drivers return BLOB/bytea values as bytes (sqlite3, psycopg 3), so the row's values
-    # are taken as they are (converting each one cost the verifier about 2 µs an entry).
-    return cast(EntryRow, tuple(row))
 
 
 def interleave_notes(
@@ -139,7 +134,7 @@ def interleave_notes(
 
 
 def entry_from_row(row: Sequence[Any]) -> Entry:
-    seq, received, prev, subject_prev, data, signature, digest = entry_row(row)
+    seq, received, prev, subject_prev, data, signature, digest = row
     return Entry(seq, received, prev, subject_prev, SignedStatement(data, signature), digest)
 
 
@@ -181,7 +176,7 @@ class LogReader:
 
     def entry_rows(self, start: int = 0, limit: int = 1000) -> list[EntryRow]:
         # On the driver's own cursor: making SQLAlchemy rows and then tuples of them cost the
-        # verifier more than the read itself (both drivers give the column types EntryRow has).
+        # verifier more than the read itself.
         params = self._entry_page.construct_params({"start": start, "limit": limit})
         with self.engine.connect() as c:
             cursor = c.connection.cursor()
