@@ -199,6 +199,29 @@ class CompactRange:
         self.size += 1
         return made
 
+    def push(self, level: int, subtree: bytes) -> None:
+        """Add the hash of a perfect subtree of ``2**level`` leaves (a leaf hash at level 0);
+        the size must be a multiple of ``2**level``, as RFC 6962 aligns its subtrees."""
+        if self.size & ((1 << level) - 1):
+            raise ValueError(f"a subtree of 2**{level} leaves cannot start at {self.size}")
+        index, current = self.size >> level, subtree
+        while index & 1:
+            current = node_hash(self.peaks.pop(), current)
+            index >>= 1
+        self.peaks.append(current)
+        self.size += 1 << level
+
+    def extend(self, following: CompactRange) -> None:
+        """Add the leaves of ``following``, a compact range over the leaves that come next
+        (counted from its own leaf 0); its subtrees must be aligned here too (see :meth:`push`)."""
+        for (level, _), subtree in zip(
+            perfect_cover(0, following.size), following.peaks, strict=True
+        ):
+            self.push(level, subtree)
+
+    def copy(self) -> CompactRange:
+        return CompactRange(self.size, list(self.peaks))
+
     def root(self) -> bytes:
         if not self.peaks:
             return EMPTY_ROOT

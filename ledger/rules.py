@@ -155,6 +155,24 @@ class LogState:
         """Record ``entry_hash`` as the newest entry of ``subject``."""
         self.subjects[subject].head = entry_hash
 
+    def fork(self) -> LogState:
+        """A state that starts as this one and changes only itself, until :meth:`adopt`."""
+        return LogState(
+            self.authorities,
+            load_key=self.key,
+            load_subject=lambda subject: (
+                None if (known := self.subject(subject)) is None else replace(known)
+            ),
+        )
+
+    def adopt(self, fork: LogState) -> None:
+        """Take over what ``fork`` (made by :meth:`fork`) read and changed."""
+        self.keys.update(fork.keys)
+        self.subjects.update(fork.subjects)
+        self.new_keys.extend(fork.new_keys)
+        self.new_revocations.extend(fork.new_revocations)
+        self.new_subjects.extend(fork.new_subjects)
+
     def _register(self, parsed: RuledStatement, seq: int) -> None:
         encoded = parsed.body.get("public_key")
         if not isinstance(encoded, str):

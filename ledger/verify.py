@@ -11,6 +11,13 @@ replays what is sequential (seq numbers, hash chains, subject chains, the key ru
 tree, checkpoints) over their compact results, in log order, so the first failure named is the
 first bad entry. At most a few chunks are in flight: memory is bounded by the number of
 subjects and keys, not by the number of entries.
+
+When the workers read the database themselves (:meth:`LogVerifier.verify_database`), a chunk
+whose entries pass every check that needs nothing before it, and that changes no key, comes back
+summarized: the links into it, each subject's first and last entry in it, one entry per subject
+and signing key for the rules, and its Merkle leaves folded. The replay applies the rules to the
+summary on a fork of its state and keeps the result only if every entry passes; otherwise it
+replays the chunk entry by entry, as for any other.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import hashlib
 import itertools
 import os
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import closing, suppress
 from dataclasses import dataclass
@@ -218,20 +225,116 @@ def _check_in_worker(registers: list[bytes], items: list[EntryRow | str]) -> lis
     return _worker.check(items)
 
 
-def _check_range_in_worker(
-    start: int, stop: int, notes: list[tuple[int, str]]
+class ChunkSummary(NamedTuple):
+    """A worker's account of the entries ``[start, start + entries)``, made when each passed the
+    checks that need nothing from before the chunk and none of them is a ``key.*`` statement,
+    so the keys' state is the same for all of them. The replay then applies the rules once per
+    subject and signing key, not once per entry.
+    """
+
+    start: int
+    entries: int
+    first_prev_hash: bytes
+    last_hash: bytes
+    subjects: dict[str, tuple[bytes, bytes]]
+    """Each subject's first ``subject_prev_hash`` here and its last entry's hash, in order."""
+    signers: list[tuple[tuple[str, str, str, int, dict[str, Any]], int, int]]
+    """For each (subject, key) in order of first use: of its entries here, the one whose time
+    is latest against its receipt, as (Ruled fields, seq, received micros). The rules read
+    nothing else that differs between them: the keys do not change within the chunk."""
+    notes: list[tuple[int, str]]
+    """The checkpoint notes as given to the worker, by size."""
+    note_checks: list[tuple[str, bool | None, CompactRange]]
+    """Per note, in log order: the note, its signature verdict, and the Merkle leaves of the
+    entries before it here as a compact range."""
+    tree: CompactRange
+    """The Merkle leaves of all its entries."""
+
+
+# What the replay gets for each chunk of the log.
+Checked = ChunkSummary | tuple[list[EntryRow | str], list[Verdict]]
+
+
+def _checked_range(
+    checker: _Checker, reader: LogReader, start: int, stop: int, notes: list[tuple[int, str]]
 ) -> tuple[list[EntryRow | str], list[Verdict]]:
     """Read the next ``stop - start`` entries from seq ``start``, place ``notes`` among them and
-    check them all. The rows go back without the statement and signature where the replay has
-    no use for them (their signature was checked here).
+    check them all.
 
     If entries are missing, the rows read run past ``stop``: the replay stops at the first gap
     it meets, before any row that the next chunk reads again.
     """
-    assert _worker is not None and _reader is not None
-    rows = _reader.entry_rows(start, stop - start)
+    rows = reader.entry_rows(start, stop - start)
     items = list(interleave_notes(rows, notes))
-    verdicts = _worker.check(items)
+    return items, checker.check(items)
+
+
+def _summarize(
+    start: int,
+    stop: int,
+    notes: list[tuple[int, str]],
+    items: list[EntryRow | str],
+    verdicts: list[Verdict],
+) -> ChunkSummary | None:
+    """The chunk's summary, or None where the replay must see each entry: a failed check, a
+    ``key.*`` statement, a signature not checked, entries not exactly ``[start, stop)``, or
+    leaves whose subtrees would not be aligned in the whole tree."""
+    count = stop - start
+    if count == 0 or start % (1 << (count - 1).bit_length()):
+        return None
+    tree = CompactRange()
+    subjects: dict[str, tuple[bytes, bytes]] = {}
+    signers: dict[tuple[str, str], tuple[tuple[str, str, str, int, dict[str, Any]], int, int]] = {}
+    note_checks: list[tuple[str, bool | None, CompactRange]] = []
+    first_prev = prev = b""
+    for item, verdict in zip(items, verdicts, strict=True):
+        if isinstance(item, str):
+            assert not isinstance(verdict, tuple)
+            note_checks.append((item, verdict, tree.copy()))
+            continue
+        assert isinstance(verdict, tuple)
+        seq, received, prev_hash, subject_prev, _, _, stored = item
+        fields, hash_ok, leaf, signature_ok = verdict
+        if (
+            seq != start + tree.size
+            or (tree.size and prev_hash != prev)
+            or isinstance(fields, str)
+            or not hash_ok
+            or signature_ok is not True
+            or fields[0] in (KEY_REGISTER, KEY_REVOKE)
+        ):
+            return None
+        if not tree.size:
+            first_prev = prev_hash
+        subject, key, time_micros = fields[1], fields[2], fields[3]
+        chain = subjects.get(subject)
+        if chain is None:
+            subjects[subject] = (subject_prev, stored)
+        elif subject_prev != chain[1]:
+            return None
+        else:
+            subjects[subject] = (chain[0], stored)
+        worst = signers.get((subject, key))
+        if worst is None or time_micros - received > worst[0][3] - worst[2]:
+            signers[subject, key] = (fields, seq, received)
+        tree.push(0, leaf)
+        prev = stored
+    if tree.size != count:
+        return None
+    return ChunkSummary(
+        start, count, first_prev, prev, subjects, list(signers.values()), notes, note_checks, tree
+    )
+
+
+def _check_range_in_worker(start: int, stop: int, notes: list[tuple[int, str]]) -> Checked:
+    """:func:`_checked_range` in a worker: the chunk's summary if it qualifies, else its items and
+    verdicts, the rows without the statement and signature where the replay has no use for them
+    (their signature was checked here)."""
+    assert _worker is not None and _reader is not None
+    items, verdicts = _checked_range(_worker, _reader, start, stop, notes)
+    summary = _summarize(start, stop, notes, items, verdicts)
+    if summary is not None:
+        return summary
     for index, (item, verdict) in enumerate(zip(items, verdicts, strict=True)):
         if not isinstance(item, str) and isinstance(verdict, tuple) and verdict[3] is not None:
             seq, received, prev, subject_prev, _, _, stored = item
@@ -270,9 +373,7 @@ class _Workers:
         self.told[index] = len(self.registers)
         return self.pools[index].submit(_check_in_worker, missed, items)
 
-    def submit_range(
-        self, start: int, stop: int, notes: list[tuple[int, str]]
-    ) -> Future[tuple[list[EntryRow | str], list[Verdict]]]:
+    def submit_range(self, start: int, stop: int, notes: list[tuple[int, str]]) -> Future[Checked]:
         index = self.turn
         self.turn = (index + 1) % len(self.pools)
         return self.pools[index].submit(_check_range_in_worker, start, stop, notes)
@@ -365,20 +466,43 @@ class LogVerifier:
             )
             if self.workers == 0:
                 return self.verify_log(interleave_notes(reader.iter_entry_rows(stop=size), notes))
-            return self._replay_log(self._range_verdicts(url, size, notes))
+            checker = _Checker(self.log_key, [a.public_key for a in self.authorities.values()])
+            checker.learn_public_keys(reader.key_public_keys())
+
+            def recheck(summary: ChunkSummary) -> tuple[list[EntryRow | str], list[Verdict]]:
+                stop = summary.start + summary.entries
+                return _checked_range(checker, reader, summary.start, stop, summary.notes)
+
+            return self._replay_log(self._range_verdicts(url, size, notes), recheck)
         finally:
             engine.dispose()
 
     def _replay_log(
-        self, checked: Generator[tuple[list[EntryRow | str], list[Verdict]], None, None]
+        self,
+        checked: Generator[Checked, None, None],
+        recheck: Callable[[ChunkSummary], tuple[list[EntryRow | str], list[Verdict]]] | None = None,
     ) -> LogSummary:
-        """Replay chunks of the log in order, each with the checker's verdicts on its items."""
+        """Replay chunks of the log in order, each as its items with the checker's verdicts or
+        as a summary. A summary whose entries do not all pass the rules is replayed entry by
+        entry (``recheck`` gives its items), so the failure named is still the first."""
         state = LogState(self.authorities)
         tree = CompactRange()
         prev = ZERO_HASH
         latest: Checkpoint | None = None
         with closing(checked) as chunks:  # stops the workers
-            for chunk, verdicts in chunks:
+            for result in chunks:
+                if isinstance(result, ChunkSummary):
+                    if self._admit_chunk(result, state, tree, prev):
+                        for note, signature_ok, leaves in result.note_checks:
+                            at_note = tree.copy()
+                            at_note.extend(leaves)
+                            latest = self._check_checkpoint(note, signature_ok, at_note, latest)
+                        tree.extend(result.tree)
+                        prev = result.last_hash
+                        continue
+                    assert recheck is not None
+                    result = recheck(result)
+                chunk, verdicts = result
                 for item, verdict in zip(chunk, verdicts, strict=True):
                     if isinstance(item, str):
                         assert not isinstance(verdict, tuple)
@@ -392,9 +516,29 @@ class LogVerifier:
             raise CheckpointError("entry is not covered by any signed checkpoint", seq=covered)
         return LogSummary(tree.size, len(state.subjects), latest)
 
-    def _verdicts(
-        self, items: Iterable[Entry | EntryRow | str]
-    ) -> Generator[tuple[list[EntryRow | str], list[Verdict]], None, None]:
+    @staticmethod
+    def _admit_chunk(
+        summary: ChunkSummary, state: LogState, tree: CompactRange, prev: bytes
+    ) -> bool:
+        """Apply the rules and the chains' links to a summarized chunk that comes after
+        ``tree.size`` entries, the last with hash ``prev``. True: every entry passes, and
+        ``state`` is advanced past them. False: not all do, and ``state`` is as it was."""
+        if summary.start != tree.size or summary.first_prev_hash != prev:
+            return False
+        fork = state.fork()
+        try:
+            for fields, seq, received in summary.signers:
+                fork.admit(Ruled(*fields), seq=seq, received_micros=received)
+        except InvalidStatementError:
+            return False
+        for subject, (first_prev, last) in summary.subjects.items():
+            if fork.subject_head(subject) != first_prev:
+                return False
+            fork.advance(subject, last)
+        state.adopt(fork)
+        return True
+
+    def _verdicts(self, items: Iterable[Entry | EntryRow | str]) -> Generator[Checked, None, None]:
         """The items in chunks, in order, each with the checker's verdicts on its items; chunks
         are checked ahead."""
         authorities = [a.public_key for a in self.authorities.values()]
@@ -434,12 +578,13 @@ class LogVerifier:
 
     def _range_verdicts(
         self, url: str, size: int, notes: Iterator[tuple[int, str]]
-    ) -> Generator[tuple[list[EntryRow | str], list[Verdict]], None, None]:
+    ) -> Generator[Checked, None, None]:
         """:meth:`_verdicts` for the ``size`` entries in the database at ``url`` and its
-        checkpoint ``notes`` (by size), each chunk read by the worker that checks it."""
+        checkpoint ``notes`` (by size), each chunk read by the worker that checks it, and
+        summarized where it can be."""
         authorities = [a.public_key for a in self.authorities.values()]
         workers = _Workers(self.workers, self.log_key, authorities, database_url=url)
-        pending: deque[Future[tuple[list[EntryRow | str], list[Verdict]]]] = deque()
+        pending: deque[Future[Checked]] = deque()
         try:
             note = next(notes, None)
             for start in range(0, max(size, 1), CHUNK):  # an empty log: its notes alone

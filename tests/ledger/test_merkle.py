@@ -43,6 +43,9 @@ ROOTS = [
 ]
 
 
+ROOT_OF_FOUR = root_from_leaves([leaf_hash(bytes([i])) for i in range(4)])
+
+
 def _b64(value: str | None) -> bytes:
     return base64.b64decode(value or "")
 
@@ -98,6 +101,43 @@ class TestHashing:
     def test_odd_leaf_is_not_duplicated(self) -> None:
         hashes = [leaf_hash(leaf) for leaf in LEAVES[:3]]
         assert root_from_leaves(hashes) != root_from_leaves([*hashes, hashes[-1]])
+
+
+class TestCompactRange:
+    @given(level=st.integers(0, 5), blocks=st.integers(0, 4), more=st.integers(0, 100))
+    def test_extending_by_an_aligned_range_equals_appending_its_leaves(
+        self, level: int, blocks: int, more: int
+    ) -> None:
+        """What the verifier does with a chunk folded apart: ``[0, start)`` and ``[start,
+        start + more)`` with ``start`` a multiple of the chunk's own span give the same tree
+        as every leaf appended in turn, at every size."""
+        start = blocks << max(level, more.bit_length())
+        leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(start + more)]
+        whole, head, tail = CompactRange(), CompactRange(), CompactRange()
+        for leaf in leaves[:start]:
+            head.append(leaf)
+            whole.append(leaf)
+        assert head.root() == root_from_leaves(leaves[:start])
+        for leaf in leaves[start:]:
+            tail.push(0, leaf)
+            whole.append(leaf)
+            joined = head.copy()
+            joined.extend(tail)
+            assert joined == whole  # the same size and subtrees, so the same root
+        head.extend(tail)
+        assert head.root() == root_from_leaves(leaves)
+
+    def test_a_subtree_must_be_aligned(self) -> None:
+        tree = CompactRange()
+        for i in range(3):
+            tree.push(0, leaf_hash(bytes([i])))
+        with pytest.raises(ValueError, match="cannot start at 3"):
+            tree.push(1, node_hash(leaf_hash(b"a"), leaf_hash(b"b")))
+        tree.push(0, leaf_hash(b"\x03"))
+        tree.push(2, ROOT_OF_FOUR)
+        assert tree.root() == root_from_leaves(
+            [leaf_hash(bytes([i])) for i in range(4)] + [leaf_hash(bytes([i])) for i in range(4)]
+        )
 
 
 class TestPublishedVectors:

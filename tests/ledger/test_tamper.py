@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, exc, text
@@ -51,6 +52,7 @@ from tests.support import Fixture, seeded_signer
 H1, H2 = "household:H001", "household:H002"
 LOT1, LOT2 = "lot:H001-1", "lot:H002-1"
 SIZE = 12
+NO_SUCH_ENTRY = hashlib.sha256(b"no such entry").digest()
 
 
 @dataclass(frozen=True)
@@ -132,16 +134,23 @@ def insert_entries(conn: Connection, entries: Sequence[Entry]) -> None:
         )
 
 
-def rechain(statements: Sequence[tuple[int, SignedStatement]]) -> tuple[list[Entry], CompactRange]:
-    """Entries numbered 0.. with every hash chain recomputed; the Merkle tree over them."""
+def rechain(
+    statements: Sequence[tuple[int, SignedStatement]],
+    *,
+    unlinked: int | None = None,
+    unchained: int | None = None,
+) -> tuple[list[Entry], CompactRange]:
+    """Entries numbered 0.. with every hash chain recomputed; the Merkle tree over them. Entry
+    ``unlinked`` claims to be the first of its subject, entry ``unchained`` follows no entry of
+    the log."""
     prev, heads, tree, entries = ZERO_HASH, {}, CompactRange(), []
     for seq, (received, statement) in enumerate(statements):
         subject = statement.parse().subject
         entry = Entry.build(
             seq=seq,
             received_micros=received,
-            prev_hash=prev,
-            subject_prev_hash=heads.get(subject, ZERO_HASH),
+            prev_hash=NO_SUCH_ENTRY if seq == unchained else prev,
+            subject_prev_hash=ZERO_HASH if seq == unlinked else heads.get(subject, ZERO_HASH),
             statement=statement,
         )
         prev = heads[subject] = entry.hash
@@ -151,13 +160,18 @@ def rechain(statements: Sequence[tuple[int, SignedStatement]]) -> tuple[list[Ent
 
 
 def rewrite_log(
-    conn: Connection, statements: Sequence[tuple[int, SignedStatement]]
+    conn: Connection,
+    statements: Sequence[tuple[int, SignedStatement]],
+    *,
+    unlinked: int | None = None,
+    unchained: int | None = None,
 ) -> CompactRange:
-    """Replace every entry and Merkle node with a consistently re-chained log of ``statements``.
+    """Replace every entry and Merkle node with a consistently re-chained log of ``statements``
+    (see :func:`rechain` for ``unlinked`` and ``unchained``).
 
     What a forger holding no key can do: every hash and node is right, the checkpoints are not.
     """
-    entries, _ = rechain(statements)
+    entries, _ = rechain(statements, unlinked=unlinked, unchained=unchained)
     conn.execute(text("DELETE FROM ledger_entries"))
     conn.execute(text("DELETE FROM ledger_nodes"))
     insert_entries(conn, entries)
@@ -233,11 +247,13 @@ def verify(log: Fixture, workers: int = 0) -> None:
     """Verify the stored log. ``verify_database``, inline and with workers that read the
     entries themselves, must reach the very same verdict (same error, seq and reason) as
     ``verify_log``, also when the log is read in chunks of three entries (notes, gaps and
-    swaps across chunk edges)."""
+    swaps across chunk edges; the aligned chunks are summarized, the others not) and of two and
+    four (every chunk aligned: each one without a ``key.*`` statement or a failed check of its
+    own is summarized)."""
     expected = outcome(lambda: log.verifier(workers).verify_log(log.ledger.iter_log()))
     url = log.engine.url.render_as_string(hide_password=False)
     assert outcome(lambda: log.verifier(0).verify_database(url)) == expected
-    for chunk in (verify_module.CHUNK, 3):
+    for chunk in (verify_module.CHUNK, 3, 2, 4):
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(verify_module, "CHUNK", chunk)
             assert outcome(lambda: log.verifier(2).verify_database(url)) == expected, chunk
@@ -262,6 +278,19 @@ def expect(
     if match is not None:
         assert match in failure.reason
     return failure
+
+
+def spy_on_summaries(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
+    """The start of each summarized chunk the replay meets, and whether it accepted it."""
+    admitted: list[tuple[int, bool]] = []
+    admit_chunk = verify_module.LogVerifier._admit_chunk
+
+    def spy(summary: verify_module.ChunkSummary, *rest: Any) -> bool:
+        admitted.append((summary.start, admit_chunk(summary, *rest)))
+        return admitted[-1][1]
+
+    monkeypatch.setattr(verify_module.LogVerifier, "_admit_chunk", staticmethod(spy))
+    return admitted
 
 
 @pytest.fixture
@@ -296,6 +325,19 @@ class TestUntampered:
         assert summary.checkpoint is not None and summary.checkpoint.size == SIZE
         assert log.ledger.size() == SIZE + 2
         assert log.verifier(workers).verify_database(url).entries == SIZE + 2
+
+    def test_verify_database_takes_chunks_of_steps_summarized(
+        self, log: Fixture, built: Built, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """In chunks of two, the workers summarize the four chunks of steps (seq 2..9) and the
+        replay accepts them so; the two with ``key.*`` statements come entry by entry."""
+        admitted = spy_on_summaries(monkeypatch)
+        monkeypatch.setattr(verify_module, "CHUNK", 2)
+        url = log.engine.url.render_as_string(hide_password=False)
+        summary = log.verifier(2).verify_database(url)
+        assert admitted == [(2, True), (4, True), (6, True), (8, True)]
+        assert (summary.entries, summary.subjects) == (SIZE, 4)
+        assert summary.checkpoint is not None and summary.checkpoint.root == log.ledger.root(SIZE)
 
     @pytest.mark.parametrize("workers", [0, 2])
     def test_log_verifies(self, log: Fixture, built: Built, workers: int) -> None:
@@ -351,7 +393,7 @@ class TestStatementTampering:
             expect(log, ChainError, seq, match="stored entry hash")
 
     def test_statement_re_signed_by_the_subjects_other_key_breaks_the_key_rule(
-        self, log: Fixture, built: Built
+        self, log: Fixture, built: Built, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         # H001's step at seq 4 re-signed by H002 (naming H002's key): chain and signature hold
         seq = 4
@@ -366,9 +408,45 @@ class TestStatementTampering:
             items[seq] = (items[seq][0], SignedStatement(data, built.h2.sign(message)))
             rewrite_log(conn, items)
         expect(log, KeyValidityError, seq, match="subject belongs to household:H001")
+        # Every check a worker makes on its own holds, so it summarizes seq 4..5; the rules
+        # refuse the summary, and the chunk replayed entry by entry names the entry.
+        admitted = spy_on_summaries(monkeypatch)
+        monkeypatch.setattr(verify_module, "CHUNK", 2)
+        url = log.engine.url.render_as_string(hide_password=False)
+        with pytest.raises(KeyValidityError, match="subject belongs to household:H001") as info:
+            log.verifier(2).verify_database(url)
+        assert info.value.seq == seq
+        assert admitted == [(2, True), (4, False)]
 
 
 class TestEntryTampering:
+    def test_subject_chain_cut_with_every_hash_recomputed(self, log: Fixture, built: Built) -> None:
+        """seq 6 (lot:H001-1) claims to be its subject's first entry, and every hash and node
+        from there on is recomputed: only the subject's chain shows it. In chunks of four the
+        worker sees the link to seq 4; in chunks of two the replay does, across chunks."""
+        with bypass(log.engine) as conn:
+            rewrite_log(conn, statements_of(stored_entries(conn)), unlinked=6)
+        expect(log, ChainError, 6, match="subject_prev_hash does not match the previous entry")
+
+    def test_log_chain_cut_with_every_hash_recomputed(self, log: Fixture, built: Built) -> None:
+        """seq 6 follows no entry of the log (prev_hash is unique, so it cannot claim to be the
+        first), every hash and node from there on recomputed. Seen by the worker in chunks of
+        four, by the replay across chunks in chunks of two."""
+        with bypass(log.engine) as conn:
+            rewrite_log(conn, statements_of(stored_entries(conn)), unchained=6)
+        expect(log, ChainError, 6, match="prev_hash does not match the previous entry's hash")
+
+    def test_receipt_moved_before_the_statement_time(self, log: Fixture, built: Built) -> None:
+        """The operator back-dates seq 6's receipt to six minutes before its statement's time
+        and recomputes every hash. In chunks of four, seq 6 is the second of lot:H001-1's
+        entries by H001's key there: a summary's rules must still see it."""
+        with bypass(log.engine) as conn:
+            items = statements_of(stored_entries(conn))
+            statement = items[6][1]
+            items[6] = (statement.parse().time_micros - 6 * 60_000_000, statement)
+            rewrite_log(conn, items)
+        expect(log, VerificationError, 6, match="is after the time the log received it")
+
     def test_deleted_middle_entry(self, log: Fixture, built: Built) -> None:
         with bypass(log.engine) as conn:
             assert conn.execute(text("DELETE FROM ledger_entries WHERE seq = 6")).rowcount == 1
