@@ -326,20 +326,42 @@ def _summarize(
     )
 
 
+def _check_range(
+    checker: _Checker, reader: LogReader, start: int, stop: int, notes: list[tuple[int, str]]
+) -> Checked:
+    """:func:`_checked_range`, summarized if the chunk qualifies."""
+    items, verdicts = _checked_range(checker, reader, start, stop, notes)
+    return _summarize(start, stop, notes, items, verdicts) or (items, verdicts)
+
+
 def _check_range_in_worker(start: int, stop: int, notes: list[tuple[int, str]]) -> Checked:
-    """:func:`_checked_range` in a worker: the chunk's summary if it qualifies, else its items and
-    verdicts, the rows without the statement and signature where the replay has no use for them
-    (their signature was checked here)."""
+    """:func:`_check_range` in a worker; rows not summarized go back without the statement and
+    signature where the replay has no use for them (their signature was checked here)."""
     assert _worker is not None and _reader is not None
-    items, verdicts = _checked_range(_worker, _reader, start, stop, notes)
-    summary = _summarize(start, stop, notes, items, verdicts)
-    if summary is not None:
-        return summary
+    result = _check_range(_worker, _reader, start, stop, notes)
+    if isinstance(result, ChunkSummary):
+        return result
+    items, verdicts = result
     for index, (item, verdict) in enumerate(zip(items, verdicts, strict=True)):
         if not isinstance(item, str) and isinstance(verdict, tuple) and verdict[3] is not None:
             seq, received, prev, subject_prev, _, _, stored = item
             items[index] = (seq, received, prev, subject_prev, b"", b"", stored)
     return items, verdicts
+
+
+def _chunks(
+    size: int, notes: Iterator[tuple[int, str]]
+) -> Iterator[tuple[int, int, list[tuple[int, str]]]]:
+    """The log of ``size`` entries and its checkpoint ``notes`` (by size) in chunks of
+    ``CHUNK`` entries: (start, stop, the notes placed among or after those entries)."""
+    note = next(notes, None)
+    for start in range(0, max(size, 1), CHUNK):  # an empty log: its notes alone
+        stop = min(start + CHUNK, size)
+        mine = []  # the notes before the first entry at or beyond ``stop``
+        while note is not None and (note[0] <= stop or stop == size):
+            mine.append(note)
+            note = next(notes, None)
+        yield start, stop, mine
 
 
 class _Workers:
@@ -449,7 +471,8 @@ class LogVerifier:
         and failures, as of when it starts: what is appended meanwhile is left out.
 
         Each worker reads its own entries, so they do not pass through this process: it reads
-        only the checkpoints, and gets back the verdicts and the hashes the replay needs.
+        only the checkpoints, and gets back the verdicts and the hashes the replay needs, or a
+        chunk's summary. Without workers, this process reads and summarizes the same chunks.
         """
         engine = open_engine(url)
         try:
@@ -464,16 +487,19 @@ class LogVerifier:
                 (c.size, c.note)
                 for c in itertools.takewhile(lambda c: c.size <= limit, reader.iter_checkpoints())
             )
-            if self.workers == 0:
-                return self.verify_log(interleave_notes(reader.iter_entry_rows(stop=size), notes))
             checker = _Checker(self.log_key, [a.public_key for a in self.authorities.values()])
             checker.learn_public_keys(reader.key_public_keys())
+            chunks = _chunks(size, notes)
+            if self.workers == 0:
+                checked = (_check_range(checker, reader, *chunk) for chunk in chunks)
+            else:
+                checked = self._range_verdicts(url, chunks)
 
             def recheck(summary: ChunkSummary) -> tuple[list[EntryRow | str], list[Verdict]]:
                 stop = summary.start + summary.entries
                 return _checked_range(checker, reader, summary.start, stop, summary.notes)
 
-            return self._replay_log(self._range_verdicts(url, size, notes), recheck)
+            return self._replay_log(checked, recheck)
         finally:
             engine.dispose()
 
@@ -577,23 +603,16 @@ class LogVerifier:
             raise failure
 
     def _range_verdicts(
-        self, url: str, size: int, notes: Iterator[tuple[int, str]]
+        self, url: str, chunks: Iterable[tuple[int, int, list[tuple[int, str]]]]
     ) -> Generator[Checked, None, None]:
-        """:meth:`_verdicts` for the ``size`` entries in the database at ``url`` and its
-        checkpoint ``notes`` (by size), each chunk read by the worker that checks it, and
-        summarized where it can be."""
+        """:meth:`_verdicts` for the database at ``url`` in ``chunks`` (see :func:`_chunks`),
+        each read by the worker that checks it, and summarized where it can be."""
         authorities = [a.public_key for a in self.authorities.values()]
         workers = _Workers(self.workers, self.log_key, authorities, database_url=url)
         pending: deque[Future[Checked]] = deque()
         try:
-            note = next(notes, None)
-            for start in range(0, max(size, 1), CHUNK):  # an empty log: its notes alone
-                stop = min(start + CHUNK, size)
-                mine = []  # the notes before the first entry at or beyond ``stop``
-                while note is not None and (note[0] <= stop or stop == size):
-                    mine.append(note)
-                    note = next(notes, None)
-                pending.append(workers.submit_range(start, stop, mine))
+            for start, stop, notes in chunks:
+                pending.append(workers.submit_range(start, stop, notes))
                 while len(pending) > AHEAD * self.workers:
                     yield pending.popleft().result()
             while pending:

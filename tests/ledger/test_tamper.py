@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
@@ -137,14 +138,16 @@ def insert_entries(conn: Connection, entries: Sequence[Entry]) -> None:
 def rechain(
     statements: Sequence[tuple[int, SignedStatement]],
     *,
+    numbers: Sequence[int] | None = None,
     unlinked: int | None = None,
     unchained: int | None = None,
 ) -> tuple[list[Entry], CompactRange]:
-    """Entries numbered 0.. with every hash chain recomputed; the Merkle tree over them. Entry
-    ``unlinked`` claims to be the first of its subject, entry ``unchained`` follows no entry of
-    the log."""
+    """Entries numbered 0.. (or ``numbers``) with every hash chain recomputed; the Merkle tree
+    over them. Entry ``unlinked`` claims to be the first of its subject, entry ``unchained``
+    follows no entry of the log."""
     prev, heads, tree, entries = ZERO_HASH, {}, CompactRange(), []
-    for seq, (received, statement) in enumerate(statements):
+    seqs = range(len(statements)) if numbers is None else numbers
+    for seq, (received, statement) in zip(seqs, statements, strict=True):
         subject = statement.parse().subject
         entry = Entry.build(
             seq=seq,
@@ -162,16 +165,14 @@ def rechain(
 def rewrite_log(
     conn: Connection,
     statements: Sequence[tuple[int, SignedStatement]],
-    *,
-    unlinked: int | None = None,
-    unchained: int | None = None,
+    **forgery: Any,
 ) -> CompactRange:
     """Replace every entry and Merkle node with a consistently re-chained log of ``statements``
-    (see :func:`rechain` for ``unlinked`` and ``unchained``).
+    (see :func:`rechain` for the ``forgery`` options).
 
     What a forger holding no key can do: every hash and node is right, the checkpoints are not.
     """
-    entries, _ = rechain(statements, unlinked=unlinked, unchained=unchained)
+    entries, _ = rechain(statements, **forgery)
     conn.execute(text("DELETE FROM ledger_entries"))
     conn.execute(text("DELETE FROM ledger_nodes"))
     insert_entries(conn, entries)
@@ -252,11 +253,11 @@ def verify(log: Fixture, workers: int = 0) -> None:
     own is summarized)."""
     expected = outcome(lambda: log.verifier(workers).verify_log(log.ledger.iter_log()))
     url = log.engine.url.render_as_string(hide_password=False)
-    assert outcome(lambda: log.verifier(0).verify_database(url)) == expected
     for chunk in (verify_module.CHUNK, 3, 2, 4):
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(verify_module, "CHUNK", chunk)
-            assert outcome(lambda: log.verifier(2).verify_database(url)) == expected, chunk
+            for verifier in (log.verifier(0), log.verifier(2)):
+                assert outcome(partial(verifier.verify_database, url)) == expected, chunk
     log.verifier(workers).verify_log(log.ledger.iter_log())
 
 
@@ -451,6 +452,18 @@ class TestEntryTampering:
         with bypass(log.engine) as conn:
             assert conn.execute(text("DELETE FROM ledger_entries WHERE seq = 6")).rowcount == 1
         expect(log, ChainError, 6, match="missing")
+
+    def test_deleted_middle_entry_rechained_but_not_renumbered(
+        self, log: Fixture, built: Built
+    ) -> None:
+        """Every link and hash after the gap is recomputed and the checkpoints that would
+        place it are gone, so only the numbering shows it."""
+        with bypass(log.engine) as conn:
+            entries = stored_entries(conn)
+            kept = entries[:5] + entries[6:]
+            rewrite_log(conn, statements_of(kept), numbers=[e.seq for e in kept])
+            conn.execute(text("DELETE FROM ledger_checkpoints WHERE size BETWEEN 5 AND 11"))
+        expect(log, ChainError, 5, match="entry 5 is missing (next entry is 6)")
 
     def test_deleted_middle_entry_renumbered_and_rechained(
         self, log: Fixture, built: Built
