@@ -326,7 +326,7 @@ def _summarize(
     )
 
 
-def _check_range(
+def _summarized_range(
     checker: _Checker, reader: LogReader, start: int, stop: int, notes: list[tuple[int, str]]
 ) -> Checked:
     """:func:`_checked_range`, summarized if the chunk qualifies."""
@@ -335,10 +335,10 @@ def _check_range(
 
 
 def _check_range_in_worker(start: int, stop: int, notes: list[tuple[int, str]]) -> Checked:
-    """:func:`_check_range` in a worker; rows not summarized go back without the statement and
+    """:func:`_summarized_range` in a worker; rows not summarized go back without the statement and
     signature where the replay has no use for them (their signature was checked here)."""
     assert _worker is not None and _reader is not None
-    result = _check_range(_worker, _reader, start, stop, notes)
+    result = _summarized_range(_worker, _reader, start, stop, notes)
     if isinstance(result, ChunkSummary):
         return result
     items, verdicts = result
@@ -491,7 +491,7 @@ class LogVerifier:
             checker.learn_public_keys(reader.key_public_keys())
             chunks = _chunks(size, notes)
             if self.workers == 0:
-                checked = (_check_range(checker, reader, *chunk) for chunk in chunks)
+                checked = (_summarized_range(checker, reader, *chunk) for chunk in chunks)
             else:
                 checked = self._range_verdicts(url, chunks)
 
